@@ -1,0 +1,113 @@
+"""What every data adapter shares: the `Source` base class, bad-input handling and its report.
+
+An adapter reads one source's layout and yields `Record`s. Bad input (a malformed row, an
+unknown label, a missing or undecodable file) is *named* — file, row, problem — and then either
+raised (``strict=True``) or skipped and counted in ``source.report`` (the default).
+
+>>> from emoalign.data import open_source
+>>> src = open_source("ravdess", "ravdess-speech-16k")  # doctest: +SKIP
+>>> records = list(src.records())  # doctest: +SKIP
+>>> print(src.report.summary())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Iterator
+
+from emoalign.types import Pair, Record
+
+
+class BadInputError(ValueError):
+    """Raised in strict mode (and for problems no adapter can skip): names the file, row and problem."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str  # "path/to/file.csv:17" or "archive.tar!member.wav"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class LoadReport:
+    """Counts of what an adapter yielded and what it skipped, with the reason for each skip."""
+
+    source: str
+    yielded: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.problems)
+
+    def reasons(self) -> Counter:
+        return Counter(p.message.split(":")[0] for p in self.problems)
+
+    def summary(self, max_examples: int = 5) -> str:
+        lines = [f"{self.source}: {self.yielded} records, {self.skipped} skipped"]
+        for reason, n in self.reasons().most_common():
+            lines.append(f"  {n:>6} × {reason}")
+        for p in self.problems[:max_examples]:
+            lines.append(f"  e.g. {p}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {
+            "source": self.source,
+            "records": self.yielded,
+            "skipped": self.skipped,
+            "reasons": dict(self.reasons()),
+            "examples": [str(p) for p in self.problems[:20]],
+        }
+
+
+class Source:
+    """Base class of the adapters. Subclasses set ``name`` and implement `records`.
+
+    Sources whose items are music–image pairs (EMID, matching sets, built pairs) also implement
+    `pairs`, whose ``music_id``/``image_id`` refer to the ids of their `records`.
+    """
+
+    name: ClassVar[str] = "source"
+    #: Taxonomy of the source's main label, used by ``datasets inspect`` for its per-label counts.
+    taxonomy: ClassVar[str | None] = None
+
+    def __init__(self, root: str | Path, *, strict: bool = False) -> None:
+        self.root = Path(root)
+        self.strict = strict
+        self.report = LoadReport(self.name)
+        if not self.root.exists():
+            raise FileNotFoundError(f"{self.name}: {self.root} does not exist")
+
+    # -- to implement -------------------------------------------------------------------------
+    def records(self, split: str | None = None) -> Iterator[Record]:
+        raise NotImplementedError
+
+    def pairs(self, split: str | None = None) -> Iterator[Pair]:
+        raise NotImplementedError(f"{self.name} has no music–image pairs")
+
+    # -- helpers for subclasses ---------------------------------------------------------------
+    def problem(self, where: str | Path, message: str) -> None:
+        """Record bad input; raise `BadInputError` instead in strict mode."""
+        p = Problem(str(where), message)
+        if self.strict:
+            raise BadInputError(str(p))
+        self.report.problems.append(p)
+
+    def _count(self, records: Iterator[Record]) -> Iterator[Record]:
+        for r in records:
+            self.report.yielded += 1
+            yield r
+
+    def check_inside(self, path: Path, root: Path | None = None) -> Path:
+        """Resolve ``path`` and refuse it if it escapes ``root`` (default: the source root)."""
+        root = (root or self.root).resolve()
+        resolved = (root / path).resolve()
+        if resolved != root and root not in resolved.parents:
+            raise BadInputError(f"{path}: path escapes {root}")
+        return resolved

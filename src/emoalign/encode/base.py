@@ -1,0 +1,89 @@
+"""The encoder protocol: a batch of inputs in, one `EncodeResult` per input out.
+
+An encoder places each input in the affect space (an `Affect` over its taxonomy) and/or in a
+semantic vector space (a row vector whose space id is the encoder's ``space``). A failing input
+never fails the batch: its result carries ``error`` and the others go on.
+
+>>> from emoalign.encode import get_encoder
+>>> enc = get_encoder("text-use")  # doctest: +SKIP
+>>> [r.affect.top() for r in enc.encode(["I am so happy today!"])]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Sequence, Union
+
+import numpy as np
+
+from emoalign.types import Affect, Embeddings
+
+#: What encoders take: a path, raw bytes of a media file, or (text encoders) a string of text.
+Input = Union[str, Path, bytes]
+
+
+class DecodeError(ValueError):
+    """An input that cannot be decoded or is unfit for the model (names the input and the problem)."""
+
+
+@dataclass
+class EncodeResult:
+    """One input's outcome. ``details`` holds modality-specific extras (face boxes, segments, …)."""
+
+    affect: Affect | None = None
+    vector: np.ndarray | None = None
+    error: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Encoder(ABC):
+    """Base class of every encoder. Subclasses set the class attributes and implement `encode`."""
+
+    #: Registry name (``emoalign backends`` lists them).
+    name: ClassVar[str]
+    #: Modality it reads: speech, music, image, face, text or video.
+    modality: ClassVar[str]
+    #: Taxonomy of the `Affect` it returns (None if it returns no affect).
+    taxonomy: ClassVar[str | None] = None
+    #: Vector-space id of its embeddings (None if it returns none). Equal ids ⇔ comparable vectors.
+    space: ClassVar[str | None] = None
+
+    @abstractmethod
+    def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
+        """Encode a batch; the i-th result belongs to the i-th input."""
+
+    def embed(self, inputs: Sequence[Input], ids: Sequence[str] = ()) -> Embeddings:
+        """Vectors of a batch as `Embeddings` (raises on the first input that failed)."""
+        if self.space is None:
+            raise TypeError(f"encoder {self.name!r} produces no embeddings")
+        results = self.encode(inputs)
+        for inp, res in zip(inputs, results):
+            if res.error:
+                raise DecodeError(f"{describe_input(inp)}: {res.error}")
+        vectors = np.stack([r.vector for r in results]) if results else np.zeros((0, 0), np.float32)
+        return Embeddings(vectors.astype(np.float32), model=self.name, space=self.space, ids=tuple(ids))
+
+
+def describe_input(item: Input) -> str:
+    """A short name for an input in error messages."""
+    if isinstance(item, bytes):
+        return f"<{len(item)} bytes>"
+    text = str(item)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def safe_encode(encode_one, inputs: Sequence[Input]) -> list[EncodeResult]:
+    """Run ``encode_one(item) -> EncodeResult`` on each input, turning exceptions into per-input errors."""
+    out = []
+    for item in inputs:
+        try:
+            out.append(encode_one(item))
+        except (DecodeError, ValueError, OSError) as exc:
+            out.append(EncodeResult(error=f"{type(exc).__name__}: {exc}"))
+    return out

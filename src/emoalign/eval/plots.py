@@ -1,0 +1,76 @@
+"""Plots people would rather look at than read: taxonomies in V–A space, confusion matrices, …
+
+All functions write a PNG and return its path; they use matplotlib's non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plot_taxonomies(out: str | Path, names: Sequence[str] | None = None) -> Path:
+    """Every label of the given taxonomies (default: all) as a point in valence–arousal space.
+
+    >>> plot_taxonomies("va.png", ["mikels8", "emid13"])  # doctest: +SKIP
+    """
+    from emoalign.affect import get_taxonomy, list_taxonomies
+
+    names = list(names) if names else list(list_taxonomies())
+    fig, ax = plt.subplots(figsize=(12, 10), dpi=110)
+    markers = "osD^vP*Xh<>"
+    cmap = plt.get_cmap("tab10")
+    for i, name in enumerate(names):
+        tax = get_taxonomy(name)
+        va = tax.va
+        ax.scatter(va[:, 0], va[:, 1], s=36, marker=markers[i % len(markers)], color=cmap(i % 10),
+                   label=f"{tax.name} ({len(tax)})", alpha=0.85, edgecolors="white", linewidths=0.5)
+        for label, (v, a) in zip(tax.labels, va):
+            ax.annotate(label.name, (v, a), fontsize=6.5, color=cmap(i % 10), xytext=(3, 2), textcoords="offset points")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.axvline(0, color="grey", lw=0.6)
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(-1, 1)
+    ax.set_xlabel("valence (negative → positive)")
+    ax.set_ylabel("arousal (calm → excited)")
+    ax.set_title("Emotion taxonomies in valence–arousal space (Warriner et al. 2013 norms, scaled to [-1, 1])")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.2)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def plot_confusion(matrix: np.ndarray, labels: Sequence[str], out: str | Path, title: str = "") -> Path:
+    """A row-normalised confusion matrix with counts in each cell."""
+    matrix = np.asarray(matrix, dtype=float)
+    norm = matrix / np.clip(matrix.sum(axis=1, keepdims=True), 1, None)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(max(5, 0.55 * n + 2), max(4, 0.5 * n + 1.5)), dpi=110)
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if n <= 20:
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
+    ax.set_title(title)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
