@@ -1,0 +1,65 @@
+"""``emoalign analyze`` and ``emoalign backends``."""
+
+from __future__ import annotations
+
+import click
+
+from emoalign.cli.common import print_json, print_table
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--text", "texts", multiple=True, help="A text to analyse (repeatable).")
+@click.option("--text-file", type=click.File("r", encoding="utf-8"), help="Analyse each non-empty line of this file.")
+@click.option("--modality", default="auto", show_default=True,
+              type=click.Choice(["auto", "speech", "music", "image", "face", "text", "video"]))
+@click.option("--backend", default=None, help="Encoder name (see `emoalign backends`); default: the offline one per modality.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
+def analyze(paths, texts, text_file, modality, backend, as_json) -> None:
+    """Analyse the emotion of files (speech, music, image, face, video) and texts."""
+    from emoalign.encode.analyze import analyze as run
+
+    texts = list(texts)
+    if text_file is not None:
+        texts += [line.strip() for line in text_file if line.strip()]
+    if not paths and not texts:
+        raise click.UsageError("give at least one PATH, --text or --text-file")
+    try:
+        rows = run(list(paths), texts, modality=modality, backend=backend)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        for row in rows:
+            print_json(row)
+    else:
+        print_table(
+            ["input", "modality", "emotion", "confidence", "valence", "arousal", "error"],
+            [(r["input"], r["modality"], r["label"], r["confidence"], r["valence"], r["arousal"], r["error"]) for r in rows],
+        )
+    failed = sum(1 for r in rows if r["error"])
+    if failed:
+        click.echo(f"{failed} of {len(rows)} inputs failed", err=True)
+        if failed == len(rows):
+            raise SystemExit(1)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+def backends(as_json: bool) -> None:
+    """List encoders: modality, taxonomy, vector space, and whether they are usable here."""
+    from emoalign.encode.registry import DEFAULTS, ENCODERS, encoder_class
+
+    rows = []
+    for name in ENCODERS:
+        try:
+            cls = encoder_class(name)
+            rows.append({"name": name, "modality": cls.modality, "taxonomy": cls.taxonomy, "space": cls.space,
+                         "default": DEFAULTS.get(cls.modality) == name, "usable": True, "reason": None})
+        except Exception as exc:
+            rows.append({"name": name, "modality": None, "taxonomy": None, "space": None, "default": False,
+                         "usable": False, "reason": f"{type(exc).__name__}: {exc}"})
+    if as_json:
+        print_json(rows)
+        return
+    print_table(["encoder", "modality", "taxonomy", "space", "default", "usable", "why not"],
+                [(r["name"], r["modality"], r["taxonomy"], r["space"], "yes" if r["default"] else "", "yes" if r["usable"] else "no", r["reason"]) for r in rows])
