@@ -74,3 +74,26 @@ def plot_confusion(matrix: np.ndarray, labels: Sequence[str], out: str | Path, t
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def plot_per_class(per_class: dict[str, dict[str, float]], out: str | Path, metrics: Sequence[str] = ("recall", "f1"), title: str = "") -> Path:
+    """Grouped horizontal bars of per-class metrics (e.g. recall and F1 per emotion)."""
+    labels = list(per_class)
+    y = np.arange(len(labels))
+    height = 0.8 / len(metrics)
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.32 * len(labels) + 1.2)), dpi=110)
+    for k, m in enumerate(metrics):
+        vals = [per_class[l].get(m) or 0.0 for l in labels]
+        ax.barh(y + k * height, vals, height=height, label=m)
+    ax.set_yticks(y + height * (len(metrics) - 1) / 2, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
