@@ -53,6 +53,9 @@ class Encoder(ABC):
     taxonomy: ClassVar[str | None] = None
     #: Vector-space id of its embeddings (None if it returns none). Equal ids ⇔ comparable vectors.
     space: ClassVar[str | None] = None
+    #: Bump when the encoder's outputs change (new weights, features, preprocessing): it is part of
+    #: the feature-store key, so stored features of the old version are not reused.
+    version: ClassVar[str] = "1"
 
     @abstractmethod
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
