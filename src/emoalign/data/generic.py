@@ -149,7 +149,7 @@ class FolderSource(_LabelMixin, Source):
         text = path.read_text("utf-8") if kind == "text" else None
         rel = path.relative_to(self.root)
         return Record(
-            id=rel.with_suffix("").as_posix(), modality=modality, source=self.name,
+            id=rel.as_posix(), modality=modality, source=self.name,
             path=None if kind == "text" else str(path), text=text.strip() if text is not None else None,
             labels={self.taxonomy: label}, split=split, meta={"file": rel.as_posix()},
         )
@@ -299,7 +299,7 @@ class CSVSource(_LabelMixin, Source):
             raise ValueError("malformed row: neither path nor text")
         else:
             modality = modality or "text"
-        rid = row.get("id", "").strip() or (Path(rel).with_suffix("").as_posix() if rel else f"row{line}")
+        rid = row.get("id", "").strip() or (Path(rel).as_posix() if rel else f"row{line}")
         return Record(
             id=rid, modality=modality, source=self.name, path=None if modality == "text" and not rel else path, text=text,
             labels={taxonomy: label}, valence=self._va(row.get("valence", ""), "valence"),
