@@ -78,7 +78,7 @@ def parse_utterance(name: str) -> dict[str, Any]:
     >>> parse_utterance("G00009/G00009_42/G00009_42_14/G00009_42_14_024.wav")
     {'utterance': 'G00009_42_14_024', 'recording_group': 'G00009', 'dialogue': 'G00009_42', 'speaker': '14', 'index': 24}
     """
-    stem = PurePosixPath(name.replace("\\", "/")).name
+    stem = name.replace("\\", "/").rsplit("/", 1)[-1]
     stem = stem.rsplit(".", 1)[0] if "." in stem else stem
     m = UTTERANCE_RE.match(stem)
     if not m:
@@ -476,7 +476,10 @@ class EmotionTalkReleaseSource(Source):
 
     def _read(self, tars: dict[Path, tarfile.TarFile], entry: tuple[Path, tarfile.TarInfo]) -> bytes:
         archive, member = entry
-        fh = tars[archive].extractfile(member)
+        try:
+            fh = tars[archive].extractfile(member)
+        except KeyError as exc:  # a link whose target is not in the archive
+            raise BadInputError(f"{archive}!{member.name}: {exc.args[0]}") from None
         if fh is None:
             raise BadInputError(f"{archive}!{member.name}: not a regular file")
         with fh:
@@ -487,6 +490,9 @@ class EmotionTalkReleaseSource(Source):
         where = f"{archive}!{member.name}"
         try:
             obj = json.loads(self._read(tars, entry).decode("utf-8-sig"))
+        except BadInputError as exc:
+            self.problem(where, f"unreadable member: {exc}")
+            return None
         except (ValueError, UnicodeDecodeError, tarfile.TarError, OSError) as exc:
             self.problem(where, f"malformed annotation: {exc}")
             return None
@@ -542,6 +548,8 @@ class EmotionTalkReleaseSource(Source):
                 if split is not None and utt_split != split:
                     continue
                 parsed = {m: self._annotation(tars, ann[m][utt]) for m in ann if utt in ann[m]}
+                if parsed and all(a is None for a in parsed.values()):
+                    continue  # every annotation of it was bad, and each is already reported
                 parsed = {m: a for m, a in parsed.items() if a is not None}
                 yield from self._build(tars, utt, utt_split, parsed, media, several)
         finally:
