@@ -33,7 +33,7 @@ class SpectralStatsEncoder(Encoder):
         log = os.environ.get("EMOALIGN_TEST_ENCODE_LOG")
         delay = float(os.environ.get("EMOALIGN_TEST_ENCODE_DELAY", "0"))
         if log:
-            lines = "".join(f"{os.getpid()}\t{describe_input(x)}\n" for x in inputs)
+            lines = "".join(f"{os.getpid()}\t{x if isinstance(x, str) else describe_input(x)}\n" for x in inputs)
             fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             os.write(fd, lines.encode())
             os.close(fd)
@@ -65,6 +65,36 @@ def register() -> None:
     from emoalign.encode.registry import ENCODERS
 
     ENCODERS[NAME] = SPEC
+
+
+class BrokenEncoder(SpectralStatsEncoder):
+    """An encoder whose model cannot load (as when a weights file is missing)."""
+
+    name = "test-broken"
+
+    def __init__(self) -> None:
+        raise RuntimeError("model file test-broken.onnx is missing")
+
+
+def register_broken() -> None:
+    from emoalign.encode.registry import ENCODERS
+
+    ENCODERS["test-broken"] = "test_store_helpers:BrokenEncoder"
+
+
+def make_clips(folder, n: int, seconds: float = 0.25, prefix: str = "clip") -> list:
+    """``n`` distinct synthetic clips (WAV) in ``folder`` as music `Record`s."""
+    from pathlib import Path
+
+    from emoalign.data.fixtures.media import synth_clip, write_clip
+    from emoalign.types import Record
+
+    out = []
+    for i in range(n):
+        v, a = np.sin(i * 1.3), np.cos(i * 0.7)
+        path = write_clip(Path(folder) / f"{prefix}{i:04d}.wav", synth_clip(v, a, seconds=seconds, seed=i))
+        out.append(Record(id=f"{prefix}{i:04d}", modality="music", source="synthetic", path=str(path)))
+    return out
 
 
 def read_log(path) -> list[str]:

@@ -28,6 +28,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("retrieval", "index"),
     ("retrieval", "match"),
     ("serve", "serve"),
+    ("features", "features"),
 ]
 
 

@@ -27,9 +27,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import sys
 import time
+from datetime import datetime, timezone
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ import numpy as np
 from emoalign.store.features import (
     FeatureRow,
     FeatureTable,
+    WriterLock,
     append_quarantine,
     read_quarantine,
     repair_quarantine,
@@ -343,52 +344,6 @@ def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, workers: int 
 
 
 # -- the job ---------------------------------------------------------------------------------------
-class _Lock:
-    """One writer per encoder folder: a lock file holding the writer's pid (taken over if that pid is gone)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / ".lock"
-        self.held = False
-
-    def __enter__(self) -> "_Lock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = f"{socket.gethostname()} {os.getpid()}"
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                holder = self.path.read_text().strip() if self.path.exists() else ""
-                if holder and _alive(holder):
-                    raise RuntimeError(
-                        f"{self.path.parent} is being written by another extraction ({holder}); "
-                        f"if that process is gone, delete {self.path}"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its writer crashed or was killed
-                continue
-            os.write(fd, me.encode())
-            os.close(fd)
-            self.held = True
-            return self
-        raise RuntimeError(f"could not take the lock {self.path}")
-
-    def __exit__(self, *exc) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-
-
-def _alive(holder: str) -> bool:
-    host, _, pid = holder.rpartition(" ")
-    if host != socket.gethostname():
-        return True  # another machine: assume alive, the user decides
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def extract(
     records: Iterable[Record],
     encoder_name: str,
@@ -420,7 +375,7 @@ def extract(
     folder = table.encoder_dir(encoder_name)
     summary = ExtractSummary(encoder_name, str(out_dir), engine, workers)
     start = time.perf_counter()
-    with _Lock(folder):
+    with WriterLock(folder):
         _clean_temp_files(folder)
         qpath = table.quarantine_path(encoder_name)
         repair_quarantine(qpath)
@@ -545,7 +500,7 @@ def _failure(r: Record, encoder: str, version: str, key: str | None, stage: str,
     return {
         "id": r.id, "path": r.path, "source": r.source, "encoder": encoder, "encoder_version": version,
         "key": key, "stage": stage, "reason": reason,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
 
 

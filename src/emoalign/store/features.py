@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -114,10 +115,11 @@ def rows_to_table(rows: Sequence[FeatureRow], dim: int) -> pa.Table:
                 raise ValueError(f"item {r.id!r}: encoder {r.encoder!r} returned {v.size} floats, the table holds {dim}")
             flat[i] = v
             valid[i] = True
-    vector = pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1), type=pa.float32()), dim)
-    if not valid.all():
+    if dim == 0:  # an encoder without embeddings: an all-null column of empty vectors
+        vector = pa.nulls(n, type=pa.list_(pa.float32(), 0))
+    else:
         vector = pa.FixedSizeListArray.from_arrays(
-            pa.array(flat.reshape(-1), type=pa.float32()), dim, mask=pa.array(~valid)
+            pa.array(flat.reshape(-1), type=pa.float32()), dim, mask=None if valid.all() else pa.array(~valid)
         )
     affects = [r.affect for r in rows]
     now = pa.scalar(int(time.time() * 1000), type=pa.timestamp("ms", tz="UTC"))
@@ -388,13 +390,11 @@ class FeatureTable:
         out: list[dict] = []
         for n in names:
             entries = read_quarantine(self.quarantine_path(n))
-            if not include_resolved and entries:
-                present = set(zip(self.ids(n), self._raw(n).column("key").to_pylist()))
-                present_ids = {i for i, _ in present}
-                entries = [
-                    e for e in entries
-                    if not ((e["id"], e.get("key")) in present or (e.get("key") is None and e["id"] in present_ids))
-                ]
+            if not include_resolved and entries and self.shards(n):
+                # An entry is resolved when its item was stored after it failed (retried or fixed).
+                t = self._raw(n)
+                stored = dict(zip(t.column("id").to_pylist(), t.column("created").cast(pa.int64()).to_pylist()))
+                entries = [e for e in entries if stored.get(e["id"], -1) < _entry_ms(e)]
             out.extend(entries)
         return out
 
@@ -439,17 +439,18 @@ class FeatureTable:
         Safe to interrupt: the merged shard is written atomically before the old ones are deleted,
         and readers keep the newest row of any id that is in both.
         """
-        old = self.shards(encoder)
-        if len(old) <= 1:
-            return 0
-        table = self._raw(encoder)
-        new = self.append(encoder, table)
-        for p in old:
-            if p != new:
-                p.unlink(missing_ok=True)
-        fsync_dir(self.encoder_dir(encoder))
-        self._cache.pop(encoder, None)
-        return len(old)
+        with WriterLock(self.encoder_dir(encoder)):
+            old = self.shards(encoder)
+            if len(old) <= 1:
+                return 0
+            table = self._raw(encoder)
+            new = self.append(encoder, table)
+            for p in old:
+                if p != new:
+                    p.unlink(missing_ok=True)
+            fsync_dir(self.encoder_dir(encoder))
+            self._cache.pop(encoder, None)
+            return len(old)
 
     def info(self) -> dict:
         """A summary per encoder: rows, distinct contents, vector size, space, shards, bytes, quarantined."""
@@ -469,6 +470,52 @@ class FeatureTable:
                 "quarantined": len(self.quarantine(n)),
             }
         return out
+
+
+class WriterLock:
+    """One writer per encoder folder: a lock file holding the writer's pid (taken over if that pid is gone)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / ".lock"
+        self.held = False
+
+    def __enter__(self) -> "WriterLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = f"{socket.gethostname()} {os.getpid()}"
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                holder = self.path.read_text().strip() if self.path.exists() else ""
+                if holder and _alive(holder):
+                    raise RuntimeError(
+                        f"{self.path.parent} is being written by another extraction ({holder}); "
+                        f"if that process is gone, delete {self.path}"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its writer crashed or was killed
+                continue
+            os.write(fd, me.encode())
+            os.close(fd)
+            self.held = True
+            return self
+        raise RuntimeError(f"could not take the lock {self.path}")
+
+    def __exit__(self, *exc) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+
+
+def _alive(holder: str) -> bool:
+    host, _, pid = holder.rpartition(" ")
+    if host != socket.gethostname():
+        return True  # another machine: assume alive, the user decides
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _SEQ = 0
@@ -537,6 +584,15 @@ def repair_quarantine(path: Path) -> None:
             fh.truncate(data.rfind(b"\n") + 1)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def _entry_ms(entry: Mapping[str, Any]) -> int:
+    from datetime import datetime
+
+    try:
+        return int(datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).timestamp() * 1000)
+    except (KeyError, ValueError, AttributeError):
+        return 0
 
 
 def read_quarantine(path: Path) -> list[dict]:
