@@ -50,7 +50,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from emoalign.affect import get_taxonomy, linear_to_unit
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.data.base import BadInputError, Source
+from emoalign.data.base import BadInputError, LoadReport, Source
 from emoalign.types import Pair, Record
 
 CSV_NAME = "EMID_data.csv"
@@ -618,8 +618,6 @@ class EMIDHubSource(_EMIDBase):
         else:  # nothing local to check; the base class would refuse a non-existent path
             self.root = Path(self.hub_id)
             self.strict = strict
-            from emoalign.data.base import LoadReport
-
             self.report = LoadReport(self.name)
         self.streaming = streaming
         self._setup(rating_scales, valence_scale, arousal_scale)

@@ -165,9 +165,9 @@ class EMIDMatchingSource(Source):
                 image_item = self._items.setdefault(image_id, _Item("image"))
                 audio_item.splits.add(split)
                 image_item.splits.add(split)
-                self._check_rate(cells.get("sampling_rate"), audio, audio_item, where)
+                rate_ok = self._check_rate(cells.get("sampling_rate"), audio, audio_item, where)
                 row = self._check_row(cells, split, i, audio_id, image_id, where)
-                if row is None:
+                if row is None or not rate_ok:  # a reader trusting sampling_rate would mis-decode
                     continue
                 if row.same:
                     label = self._mikels.label(row.emotion.replace("_", " ")).name
@@ -180,17 +180,20 @@ class EMIDMatchingSource(Source):
         self._rows = rows
         return rows
 
-    def _check_rate(self, rate: Any, audio: bytes, item: _Item, where: str) -> None:
+    def _check_rate(self, rate: Any, audio: bytes, item: _Item, where: str) -> bool:
+        """Does the ``sampling_rate`` column agree with the audio's own header?"""
         import soundfile as sf
 
         try:
             actual = sf.info(io.BytesIO(audio)).samplerate
         except Exception as exc:  # libsndfile names the format problem
             self._problem_once(where, f"undecodable audio: {exc}")
-            return
+            return False
         item.sampling_rate = actual
         if rate is not None and int(rate) != actual:
             self._problem_once(where, f"inconsistent row: sampling_rate={rate} but the audio is {actual} Hz")
+            return False
+        return True
 
     def _check_row(self, cells: dict, split: str, i: int, audio_id: str, image_id: str, where: str) -> _Row | None:
         same = cells.get("same")
