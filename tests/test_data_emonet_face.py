@@ -126,3 +126,27 @@ def test_real_binary_counts(shared_data):
     assert sum(r.meta["n_judgements"] for r in recs) == 65_686
     assert {e for r in recs for e in r.scores["emonet40"]} <= set(get_taxonomy("emonet40").names)
     assert Counter(len(r.scores["emonet40"]) for r in recs) == {2: 19_999}  # two emotions judged per image
+
+
+def test_binary_hub_layout_matches_the_csv(ef, tmp_path):
+    """laion/emonet-face-binary's parquet: ``label`` = "[{'human-4': {'Amusement': True}}, …]"."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _csv_rows(ef["emonet-face-binary"] / "binary.csv")
+    per_image: dict[str, list] = {}
+    for row in rows:
+        per_image.setdefault(row["path"], []).append({row["annotator"]: {row["emotion"]: row["value"] == "True"}})
+    table = pa.table({
+        "path": [{"bytes": b"\x89PNG\r\n\x1a\n fake", "path": f"{p}.png"} for p in per_image],
+        "subset": ["binary"] * len(per_image),
+        "label": [repr(v) for v in per_image.values()],
+    })
+    (tmp_path / "data").mkdir()
+    pq.write_table(table, tmp_path / "data" / "train-00000-of-00001.parquet")
+    hub = {r.id: r for r in open_source("emonet-face-binary", tmp_path).records()}
+    csv_recs = {r.id: r for r in open_source("emonet-face-binary", ef["emonet-face-binary"]).records()}
+    assert hub.keys() == csv_recs.keys()
+    for key, r in csv_recs.items():
+        assert hub[key].scores == r.scores and hub[key].labels == r.labels
+        assert hub[key].meta["judgements"] == r.meta["judgements"] and hub[key].payload

@@ -271,3 +271,14 @@ def test_real_emotiontalk_official_split_sizes(shared_data):
     assert not any("[" in r.text or "]" in r.text for r in recs)
     train_speakers = {r.group for r in recs if r.split == "train"}
     assert not train_speakers & {r.group for r in recs if r.split != "train"}
+
+
+def test_release_link_to_a_missing_member_is_reported(tmp_path):
+    link = tarfile.TarInfo("Text/json/G00001/G00001_01/G00001_01_01/G00001_01_01_001.json")
+    link.type, link.linkname = tarfile.SYMTYPE, "elsewhere.json"
+    root = tmp_path / "release"
+    root.mkdir()
+    _tar_with(root / "Text.tar", [link])
+    src = open_source("emotiontalk-release", root)
+    assert list(src.records()) == []
+    assert src.report.reasons() == {"unreadable member": 1}
