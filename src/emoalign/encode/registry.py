@@ -19,6 +19,9 @@ ENCODERS: dict[str, str] = {
     "image-scene": "emoalign.encode.image:SceneImageEncoder",
     "music-acoustic": "emoalign.encode.music:AcousticMusicEncoder",
     "video-fusion": "emoalign.encode.video:VideoEncoder",
+    # hub backends (transformers; weights from the Hugging Face hub or a local directory)
+    "image-clip-hub": "emoalign.encode.image_hub:CLIPZeroShotImageEncoder",
+    "face-empathic-hub": "emoalign.encode.image_hub:EmpathicFaceEncoder",
 }
 
 #: modality → name of the offline default encoder
