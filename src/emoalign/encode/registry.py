@@ -19,6 +19,8 @@ ENCODERS: dict[str, str] = {
     "image-scene": "emoalign.encode.image:SceneImageEncoder",
     "music-acoustic": "emoalign.encode.music:AcousticMusicEncoder",
     "video-fusion": "emoalign.encode.video:VideoEncoder",
+    # optional GPL-3.0 backend (extra "music-gpl"), never a default
+    "music-vibenet": "emoalign.encode.music_vibenet:VibeNetMusicEncoder",
     # hub backends (transformers; weights from the Hugging Face hub or a local directory)
     "image-clip-hub": "emoalign.encode.image_hub:CLIPZeroShotImageEncoder",
     "face-empathic-hub": "emoalign.encode.image_hub:EmpathicFaceEncoder",
