@@ -266,6 +266,8 @@ def test_real_emotiontalk_official_split_sizes(shared_data):
     # the README's per-label counts of the test split (Test(G03/G15))
     test = Counter(r.labels["emotiontalk7"] for r in recs if r.split == "test")
     assert test == {"angry": 339, "disgusted": 134, "fearful": 125, "happy": 246, "neutral": 801, "sad": 123, "surprised": 161}
+    train = Counter(r.labels["emotiontalk7"] for r in recs if r.split == "train")
+    assert train == {"angry": 2950, "disgusted": 1142, "fearful": 672, "happy": 2986, "neutral": 5377, "sad": 919, "surprised": 1367}
     assert all(r.split == official_split(r.id) for r in recs)
     assert len({r.group for r in recs}) == 19  # 19 speakers
     assert not any("[" in r.text or "]" in r.text for r in recs)
