@@ -1,0 +1,252 @@
+"""Train a head on cached embeddings of any data source, save it, evaluate it on a split.
+
+The three tasks a source's targets can pose:
+
+- ``single``: one label per record (``Record.labels[target]``) → `LinearClassifierHead`;
+  reported with accuracy, weighted F1, macro F1, UAR and a confusion matrix.
+- ``multilabel``: shares of annotators per label (``Record.scores[target]``, e.g. EmoNet-Face
+  binary) → `MultiLabelHead` (one logistic regression per emotion); reported with per-emotion AUC.
+- ``intensity``: 0–7 intensities per label (EmoNet-Face hq/big) → `IntensityHead`; reported with
+  quadratic-weighted kappa against each rater (``Record.meta["raters"]``), as the EmoNet-Face paper.
+
+Embeddings go through the feature store (``emoalign.store``), so nothing is computed twice.
+
+>>> model = train_head(TrainConfig("ravdess", "ravdess-speech-16k", "speech-egemaps", "ravdess8",
+...                                 train_split="actors:1-16", features="feats", out="model"))  # doctest: +SKIP
+>>> report = evaluate_head("model", "ravdess", "ravdess-speech-16k", split="actors:17-20", out="report")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from emoalign.affect import get_taxonomy
+from emoalign.data import open_source
+from emoalign.learn.heads import LinearClassifierHead
+from emoalign.learn.multilabel import IntensityHead, MultiLabelHead
+from emoalign.types import Record
+
+TASKS = ("auto", "single", "multilabel", "intensity")
+
+
+@dataclass
+class TrainConfig:
+    source: str
+    path: str
+    encoder: str
+    target: str
+    train_split: str | None = "train"
+    features: str = "features"
+    out: str = "model"
+    task: str = "auto"
+    C: float = 1.0
+    holdout: float = 0.0
+    seed: int = 0
+    workers: int | None = None
+    progress: bool = True
+
+
+def hash_split(records: Sequence[Record], fraction: float, seed: int = 0) -> tuple[list[Record], list[Record]]:
+    """Split records into (kept, held out) by a stable hash of their group (speaker, …) or id.
+
+    Sources that ship one split (EmoNet-Face) still get a held-out part this way, and records of
+    one group never straddle the two parts.
+
+    >>> from emoalign.types import Record
+    >>> rs = [Record(id=str(i), modality="text", source="x", text="t") for i in range(100)]
+    >>> kept, held = hash_split(rs, 0.2)
+    >>> len(kept) + len(held), 10 < len(held) < 30
+    (100, True)
+    """
+    import hashlib
+
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"holdout fraction must be in (0, 1), got {fraction}")
+    kept, held = [], []
+    for r in records:
+        digest = hashlib.sha256(f"{seed}:{r.group or r.id}".encode()).digest()
+        (held if int.from_bytes(digest[:8], "big") / 2**64 < fraction else kept).append(r)
+    return kept, held
+
+
+class NoTrainingDataError(ValueError):
+    """The source gave no usable examples for the requested target/split."""
+
+
+def _records(source: str, path: str, split: str | None) -> list[Record]:
+    src = open_source(source, path)
+    return list(src.records(split=split) if split else src.records())
+
+
+def infer_task(records: Sequence[Record], target: str) -> str:
+    """'single' if records carry a label for ``target``, else 'multilabel'/'intensity' from their scores."""
+    if any(r.label(target) for r in records) and not any(target in r.scores for r in records):
+        return "single"
+    values = [v for r in records for v in r.scores.get(target, {}).values()]
+    if not values:
+        if any(r.label(target) for r in records):
+            return "single"
+        raise NoTrainingDataError(f"no record has a label or scores for target {target!r}")
+    return "multilabel" if max(values) <= 1.0 else "intensity"
+
+
+def embed(records: Sequence[Record], encoder: str, features: str | Path, *, workers: int | None = None, progress: bool = True) -> tuple[np.ndarray, list[Record], str]:
+    """Vectors for ``records`` through the feature store; returns (X, records kept, space id).
+
+    Records whose input failed to encode are dropped (they stay listed in the store's quarantine).
+    """
+    from emoalign.store import FeatureTable, extract
+
+    extract(records, encoder, features, workers=workers, progress=progress)
+    table = FeatureTable(features)
+    stored = set(table.ids(encoder)) if table.shards(encoder) else set()
+    kept = [r for r in records if r.id in stored]
+    if not kept:
+        raise NoTrainingDataError(f"encoder {encoder!r} produced no vectors for these {len(records)} records (see `emoalign features info {features}`)")
+    emb = table.vectors([r.id for r in kept], encoder=encoder)
+    return emb.vectors, kept, emb.space
+
+
+def _targets(records: Sequence[Record], target: str, task: str, labels: Sequence[str]) -> tuple[np.ndarray | list[str], list[Record]]:
+    if task == "single":
+        kept = [r for r in records if r.label(target)]
+        return [r.label(target) for r in kept], kept
+    kept = [r for r in records if r.scores.get(target)]
+    index = {l: j for j, l in enumerate(labels)}
+    Y = np.zeros((len(kept), len(labels)))
+    for i, r in enumerate(kept):
+        for l, v in r.scores[target].items():
+            Y[i, index[get_taxonomy(target).label(l).name] if target in _taxonomies() else index[l]] = v
+    return Y, kept
+
+
+def _taxonomies() -> set[str]:
+    from emoalign.affect import list_taxonomies
+
+    return set(list_taxonomies())
+
+
+def _label_set(records: Sequence[Record], target: str, task: str) -> list[str]:
+    if target in _taxonomies():
+        return list(get_taxonomy(target).names)
+    if task == "single":
+        return sorted({r.label(target) for r in records if r.label(target)})
+    return sorted({l for r in records for l in r.scores.get(target, {})})
+
+
+def train_head(cfg: TrainConfig) -> Path:
+    """Fit a head for ``cfg.target`` on ``cfg.encoder`` embeddings of the train split; save it in ``cfg.out``."""
+    if cfg.task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}")
+    records = _records(cfg.source, cfg.path, cfg.train_split)
+    if not records:
+        raise NoTrainingDataError(f"{cfg.source} at {cfg.path} has no records in split {cfg.train_split!r}")
+    held: list[Record] = []
+    if cfg.holdout:
+        records, held = hash_split(records, cfg.holdout, cfg.seed)
+    task = infer_task(records, cfg.target) if cfg.task == "auto" else cfg.task
+    labels = _label_set(records, cfg.target, task)
+    _, with_target = _targets(records, cfg.target, task, labels)
+    X, kept, space = embed(with_target, cfg.encoder, cfg.features, workers=cfg.workers, progress=cfg.progress)
+    Y, kept = _targets(kept, cfg.target, task, labels)
+    meta: dict[str, Any] = {"encoder": cfg.encoder, "space": space, "target": cfg.target, "task": task,
+            "trained_on": {"source": cfg.source, "split": cfg.train_split, "n": len(kept)},
+            "holdout_ids": sorted(r.id for r in held)}
+    if task == "single":
+        present = sorted(set(Y))
+        if len(present) < 2:
+            raise NoTrainingDataError(f"training needs at least 2 classes of {cfg.target!r}; found {present}")
+        head = LinearClassifierHead(C=cfg.C, meta=meta).fit(X, Y)
+    elif task == "multilabel":
+        head = MultiLabelHead(labels=tuple(labels), C=cfg.C, meta=meta).fit(X, Y)
+    else:
+        head = IntensityHead(labels=tuple(labels), alpha=1.0 / cfg.C, meta=meta).fit(X, Y)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    head.save(out / "head.npz")
+    (out / "model.json").write_text(json.dumps({"config": asdict(cfg), **{k: v for k, v in meta.items()}, "labels": list(labels)}, indent=2, ensure_ascii=False))
+    return out
+
+
+def load_model(model_dir: str | Path) -> tuple[Any, dict]:
+    model_dir = Path(model_dir)
+    if not (model_dir / "model.json").is_file():
+        raise FileNotFoundError(f"{model_dir}: not a model folder (no model.json); train one with `emoalign train`")
+    info = json.loads((model_dir / "model.json").read_text())
+    cls = {"single": LinearClassifierHead, "multilabel": MultiLabelHead, "intensity": IntensityHead}[info["task"]]
+    return cls.load(model_dir / "head.npz"), info
+
+
+def evaluate_head(model_dir: str | Path, source: str, path: str, *, split: str | None, out: str | Path,
+                  features: str | Path | None = None, workers: int | None = None, progress: bool = True) -> dict:
+    """Evaluate a trained head on one split of a source; writes metrics.json, report.md and figures to ``out``."""
+    from emoalign.eval.metrics import per_label_auc, quadratic_weighted_kappa
+    from emoalign.eval.report import write_classification_report, write_table_report
+
+    head, info = load_model(model_dir)
+    features = features or info["config"]["features"]
+    if split == "holdout":  # the part `train --holdout` kept back, by id
+        held = set(info.get("holdout_ids") or [])
+        if not held:
+            raise ValueError(f"{model_dir} was trained without --holdout: there is no held-out part to evaluate")
+        records = [r for r in _records(source, path, info["config"]["train_split"]) if r.id in held]
+    else:
+        records = _records(source, path, split)
+    labels = info["labels"]
+    _, with_target = _targets(records, info["target"], info["task"], labels)
+    if not with_target:
+        raise NoTrainingDataError(f"{source} split {split!r} has no examples of {info['target']!r}")
+    X, kept, space = embed(with_target, info["encoder"], features, workers=workers, progress=progress)
+    if space != info["space"]:
+        raise ValueError(f"model was trained on vectors of space {info['space']!r}, these are {space!r}")
+    Y, kept = _targets(kept, info["target"], info["task"], labels)
+    context = {"model": str(model_dir), "encoder": info["encoder"], "source": source, "split": split,
+               "trained on": f"{info['trained_on']['source']} / {info['trained_on']['split']} ({info['trained_on']['n']} items)",
+               "evaluated items": len(kept), "skipped (no vector)": len(with_target) - len(kept)}
+    title = f"{info['target']} on {source} / {split or 'all'}"
+    if info["task"] == "single":
+        return write_classification_report(Y, head.predict(X), out, labels=labels, title=title, context=context)
+    if info["task"] == "multilabel":
+        truth = (np.asarray(Y) >= 0.5).astype(int)
+        auc = per_label_auc(truth, head.predict_proba(X), labels)
+        valid = [v for v in auc.values() if v is not None]
+        metrics = {"mean_auc": float(np.mean(valid)) if valid else None, "labels_with_auc": len(valid), "n": len(kept)}
+        return write_table_report(metrics, out, title=title, per_label={l: {"auc": a} for l, a in auc.items()},
+                                  per_label_metric="auc", context=context)
+    # intensity: quadratic-weighted kappa of the model against each rater, per emotion, averaged
+    pred = head.predict(X)
+    per_rater: dict[str, list[float]] = {}
+    per_label: dict[str, dict[str, Any]] = {l: {} for l in labels}
+    for j, l in enumerate(labels):
+        for rater, ratings in _rater_matrix(kept, labels).items():
+            mask = ~np.isnan(ratings[:, j])
+            if mask.sum() >= 2:
+                k = quadratic_weighted_kappa(pred[mask, j], ratings[mask, j])
+                per_rater.setdefault(rater, []).append(k)
+                per_label[l][rater] = k
+    metrics = {f"qwk_vs_{r}": float(np.mean(v)) for r, v in per_rater.items()}
+    metrics["qwk_mean"] = float(np.mean([np.mean(v) for v in per_rater.values()])) if per_rater else None
+    metrics["n"] = len(kept)
+    return write_table_report(metrics, out, title=title, per_label=per_label, context=context)
+
+
+def _rater_matrix(records: Sequence[Record], labels: Sequence[str]) -> dict[str, np.ndarray]:
+    """rater → (n_records, n_labels) ratings, NaN where that rater did not rate that record."""
+    index = {l: j for j, l in enumerate(labels)}
+    out: dict[str, np.ndarray] = {}
+    for i, r in enumerate(records):
+        raters = r.meta.get("raters") or {}
+        if isinstance(raters, str):
+            raters = ast.literal_eval(raters)
+        for rater, ratings in raters.items():
+            m = out.setdefault(rater, np.full((len(records), len(labels)), np.nan))
+            for l, v in ratings.items():
+                if l in index:
+                    m[i, index[l]] = v
+    return out
