@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import click
 
 from emoalign.cli.common import print_json, print_table
@@ -53,35 +51,6 @@ def _parse_options(items: tuple[str, ...]) -> dict[str, object]:
     return out
 
 
-def inspect_source(path: str, source: str, *, strict: bool = False, split: str | None = None, options: dict | None = None) -> dict:
-    """Count a source's records per split and label; returns a JSON-ready dict (used by the command)."""
-    from emoalign.data import open_source
-
-    src = open_source(source, path, strict=strict, **(options or {}))
-    taxonomy = getattr(src, "taxonomy", None)
-    per_split: Counter = Counter()
-    per_label: Counter = Counter()
-    modalities: Counter = Counter()
-    for record in src.records(split=split):
-        s = record.split or "(none)"
-        per_split[s] += 1
-        modalities[record.modality] += 1
-        label = record.labels.get(taxonomy) if taxonomy else None
-        per_label[(s, label if label is not None else "(unlabelled)")] += 1
-    return {
-        "source": source,
-        "path": str(path),
-        "taxonomy": taxonomy,
-        "split_filter": split,
-        "records": sum(per_split.values()),
-        "splits": dict(sorted(per_split.items())),
-        "modalities": dict(sorted(modalities.items())),
-        "labels": [{"split": s, "label": l, "count": n} for (s, l), n in sorted(per_label.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))],
-        "report": src.report.to_dict(),
-        "summary": src.report.summary(),
-    }
-
-
 @datasets.command("inspect")
 @click.argument("path", type=click.Path(exists=True))
 @click.option("--source", "source", required=True, help="Adapter name (see `emoalign datasets list`).")
@@ -92,6 +61,7 @@ def inspect_source(path: str, source: str, *, strict: bool = False, split: str |
 def inspect_cmd(path: str, source: str, split: str | None, strict: bool, options: tuple[str, ...], as_json: bool) -> None:
     """Count PATH's records per split and label, and list what had to be skipped."""
     from emoalign.data import SOURCES, BadInputError
+    from emoalign.data.inspect import inspect_source
 
     if source not in SOURCES:
         raise click.BadParameter(f"unknown source {source!r}; available: {', '.join(sorted(SOURCES))}", param_hint="--source")
