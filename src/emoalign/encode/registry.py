@@ -24,6 +24,14 @@ ENCODERS: dict[str, str] = {
     # hub backends (transformers; weights from the Hugging Face hub or a local directory)
     "image-clip-hub": "emoalign.encode.image_hub:CLIPZeroShotImageEncoder",
     "face-empathic-hub": "emoalign.encode.image_hub:EmpathicFaceEncoder",
+    # joint music–image spaces for pairing (emoalign.encode.joint): offline correspondence axes,
+    # and hub backends (CLAP+CLIP prompt profiles; ImageBind, importable only with `imagebind`)
+    "music-xmodal": "emoalign.encode.joint_xmodal:XModalMusicEncoder",
+    "image-xmodal": "emoalign.encode.joint_xmodal:XModalImageEncoder",
+    "music-clap-prompts-hub": "emoalign.encode.joint_hub:CLAPPromptMusicEncoder",
+    "image-clip-prompts-hub": "emoalign.encode.joint_hub:CLIPPromptImageEncoder",
+    "music-imagebind-hub": "emoalign.encode.joint_imagebind:ImageBindMusicEncoder",
+    "image-imagebind-hub": "emoalign.encode.joint_imagebind:ImageBindImageEncoder",
 }
 
 #: modality → name of the offline default encoder
