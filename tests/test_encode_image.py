@@ -160,3 +160,16 @@ def test_embed_gives_comparable_embeddings(enc):
     assert emb.space == SPACE and emb.vectors.shape == (2, 1280)
     cos = float(emb.vectors[0] @ emb.vectors[1])
     assert cos < 0.95  # different content, different vectors
+
+
+def test_auto_falls_back_to_torch_when_the_cache_is_unusable(tmp_path, monkeypatch):
+    from emoalign.encode.image import EfficientNetLite0
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("EMOALIGN_CACHE", str(blocker))
+    with pytest.warns(RuntimeWarning, match="using torch eager"):
+        net = EfficientNetLite0("auto")
+    assert net.backend == "torch"
+    with pytest.raises(OSError):
+        EfficientNetLite0("onnx")

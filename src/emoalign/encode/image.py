@@ -228,27 +228,30 @@ class EfficientNetLite0:
     def __init__(self, backend: str = "auto", batch_size: int = 16):
         if backend not in ("auto", "onnx", "torch"):
             raise ValueError(f"backend must be 'auto', 'onnx' or 'torch', got {backend!r}")
-        if backend == "auto":
-            try:
-                import onnxruntime  # noqa: F401
-
-                backend = "onnx"
-            except ImportError:
-                backend = "torch"
-        self.backend = backend
         self.batch_size = batch_size
         self._lock = threading.Lock()
-        if backend == "onnx":
-            import onnxruntime as ort
+        if backend in ("auto", "onnx"):
+            try:
+                self._init_onnx()
+                self.backend = "onnx"
+                return
+            except (ImportError, OSError, RuntimeError) as exc:
+                if backend == "onnx":
+                    raise
+                # e.g. onnxruntime missing or the cache not writable: eager torch still works
+                warnings.warn(f"EfficientNet-Lite0: ONNX unavailable ({exc}); using torch eager", RuntimeWarning, stacklevel=2)
+        self.backend = "torch"
+        self.model_path = weights_file()
+        self._torch = _torch_model()
 
-            path = onnx_path()
-            if not path.is_file():
-                export_onnx(path)
-            self.model_path = path
-            self._session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        else:
-            self.model_path = weights_file()
-            self._torch = _torch_model()
+    def _init_onnx(self) -> None:
+        import onnxruntime as ort
+
+        path = onnx_path()
+        if not path.is_file():
+            export_onnx(path)
+        self.model_path = path
+        self._session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     @staticmethod
     def preprocess(images: Sequence[np.ndarray]) -> np.ndarray:
