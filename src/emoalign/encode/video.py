@@ -56,8 +56,10 @@ class _Source:
 def segment_bounds(duration: float, seconds: float, min_last: float = 1.0) -> list[tuple[float, float]]:
     """Consecutive windows covering [0, duration]; a last window shorter than ``min_last`` joins the previous.
 
+    >>> segment_bounds(6.5, 3.0)
+    [(0.0, 3.0), (3.0, 6.5)]
     >>> segment_bounds(7.5, 3.0)
-    [(0.0, 3.0), (3.0, 7.5)]
+    [(0.0, 3.0), (3.0, 6.0), (6.0, 7.5)]
     >>> segment_bounds(2.0, 3.0)
     [(0.0, 2.0)]
     """
