@@ -174,7 +174,10 @@ def hf_features():
     })
 
 
-def write_hf(examples: Sequence[Example], media: PreparedMedia, out_dir: str | Path, *, splits: Sequence[str] = ("train", "test")) -> Path:
+def write_hf(
+    examples: Sequence[Example], media: PreparedMedia, out_dir: str | Path, *, splits: Sequence[str] = ("train", "test"),
+    progress: bool = False,
+) -> Path:
     """Write a ``DatasetDict`` (one dataset per split) with ``save_to_disk``; returns its folder.
 
     Rows are written to Arrow in batches (memory stays bounded); the split's fingerprint is a
@@ -207,7 +210,14 @@ def write_hf(examples: Sequence[Example], media: PreparedMedia, out_dir: str | P
             parts[split] = datasets.Dataset(table, info=info, split=datasets.NamedSplit(split), fingerprint=digest.hexdigest()[:16])
         if out_dir.exists():
             shutil.rmtree(out_dir)
-        datasets.DatasetDict(parts).save_to_disk(str(out_dir))
+        was_enabled = datasets.is_progress_bar_enabled()
+        if not progress:
+            datasets.disable_progress_bars()
+        try:
+            datasets.DatasetDict(parts).save_to_disk(str(out_dir))
+        finally:
+            if was_enabled:
+                datasets.enable_progress_bars()
         del parts, table
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

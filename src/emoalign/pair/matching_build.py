@@ -84,7 +84,7 @@ def build_matching_dir(
     if jsonl:
         outputs["jsonl"] = {k: str(v.relative_to(out_dir)) for k, v in write_jsonl(ms.examples, media, out_dir / "jsonl").items()}
     if hf:
-        outputs["hf"] = str(write_hf(ms.examples, media, out_dir / "hf").relative_to(out_dir))
+        outputs["hf"] = str(write_hf(ms.examples, media, out_dir / "hf", progress=progress).relative_to(out_dir))
     summary = {
         "source": {"name": source.name, "root": str(source.root)},
         "config": asdict(config),

@@ -1,0 +1,134 @@
+"""``emoalign pairs build`` and ``emoalign matching build``: EMID-style pairing and the matching set.
+
+SOURCE arguments are ``NAME:PATH`` with NAME a data source (``emoalign datasets list``), e.g.
+``emid:/data/EMID``, ``folder:/music``, ``pairs:out/pairs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from emoalign.cli.common import print_json, print_table
+
+
+def parse_source(value: str):
+    """``NAME:PATH`` → an open source (the name is everything before the first colon)."""
+    from emoalign.data import SOURCES, open_source
+
+    name, sep, path = value.partition(":")
+    if not sep or name not in SOURCES:
+        raise click.BadParameter(f"{value!r}: expected NAME:PATH with NAME one of {', '.join(sorted(SOURCES))}")
+    try:
+        return open_source(name, path)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        raise click.BadParameter(f"{value!r}: {exc}") from None
+
+
+@click.group()
+def pairs() -> None:
+    """Emotion-aware music–image pairs (EMID's pipeline) from your collections."""
+
+
+@pairs.command("build")
+@click.option("--music", "music_src", required=True, metavar="SOURCE", help="Music collection, NAME:PATH (e.g. emid:/data/EMID).")
+@click.option("--images", "image_src", required=True, metavar="SOURCE", help="Image collection, NAME:PATH.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Weight of the semantic score (1 = semantic only).")
+@click.option("--top-k", default=10, show_default=True, type=click.IntRange(1), help="Candidates per clip (by semantic similarity).")
+@click.option("--keep", default=3, show_default=True, type=click.IntRange(1), help="Images kept per clip.")
+@click.option("--semantic", default="auto", show_default=True,
+              type=click.Choice(["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed (ANN training).")
+@click.option("--temperature", default=0.05, show_default=True, type=click.FloatRange(min=1e-6), help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
+@click.option("--s-norm", default="relative", show_default=True, type=click.Choice(["relative", "topk", "softmax"]), help="How S is scaled next to E.")
+@click.option("--method", default="exact", show_default=True, type=click.Choice(["exact", "ivf", "hnsw"]), help="Candidate search.")
+@click.option("--affect", default="auto", show_default=True, type=click.Choice(["auto", "encoder"]),
+              help="auto: items' own ratings/labels where present, encoders otherwise.")
+@click.option("--nrc-vad", type=click.Path(exists=True, dir_okay=False), default=None, help="NRC-VAD lexicon file for label coordinates (as the paper).")
+@click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder to reuse (default: OUT).")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes.")
+@click.option("--memory-mb", default=512, show_default=True, type=click.IntRange(16), help="Working memory of exact pairing.")
+@click.option("--full-softmax/--no-full-softmax", default=True, show_default=True, help="Also store the paper's S over all images.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic, seed, temperature, s_norm, method, affect,
+                    nrc_vad, features, workers, memory_mb, full_softmax, progress, as_json) -> None:
+    """Pair every clip of --music with its --keep best images of --images by T = αS + (1−α)E."""
+    from emoalign.pair.build import PairsConfig, build_pairs
+
+    try:
+        config = PairsConfig(alpha=alpha, top_k=top_k, keep=keep, semantic=semantic, temperature=temperature, s_norm=s_norm,
+                             method=method, full_softmax=full_softmax, affect=affect, nrc_vad=nrc_vad, seed=seed,
+                             memory_budget=memory_mb * 2**20, workers=workers, features=features)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    msrc, isrc = parse_source(music_src), parse_source(image_src)
+    music = [r for r in msrc.records() if r.modality in ("music", "audio")]
+    images = [r for r in isrc.records() if r.modality in ("image", "face")]
+    sources = {"music": music_src, "images": image_src, "music_report": msrc.report.to_dict(), "images_report": isrc.report.to_dict()}
+    try:
+        summary = build_pairs(music, images, out_dir, config, sources=sources, progress=progress)
+    except (ValueError, ImportError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        print_json(summary)
+        return
+    c, cmp = summary["counts"], summary["comparison"]
+    click.echo(f"{c['pairs']} pairs for {c['music_paired']} clips from {c['images_available']} images → {out_dir}")
+    click.echo(f"semantic backend: {summary['semantic']['backend']} (space {summary['semantic']['space']}; {summary['semantic']['reason']})")
+    click.echo(f"affect: music {summary['affect']['music']}, images {summary['affect']['images']}\n")
+    keys = ["category_agreement", "valence_sign_agreement", "mean_va_distance", "mean_E", "mean_cos"]
+    print_table(["", *keys], [[f"α = 1 (semantic only)", *[cmp["semantic_only"].get(k) for k in keys]],
+                              [f"α = {alpha:g}", *[cmp["emotion_aware"].get(k) for k in keys]]])
+    click.echo(f"\npairs shared by both: {cmp['shared_pairs']:.1%}; plot: {Path(out_dir) / 'pairs_distributions.png'}")
+    if summary["problems_total"]:
+        click.echo(f"{summary['problems_total']} problem(s), e.g. {summary['problems'][0]} (all in summary.json)")
+
+
+@click.group()
+def matching() -> None:
+    """The EMID-Emotion-Matching yes/no set (HF datasets + chat JSONL) from a paired source."""
+
+
+@matching.command("build")
+@click.option("--source", "source", required=True, metavar="SOURCE", help="Paired source, NAME:PATH (emid, emid-hub, pairs, …).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--max-rows", default=4000, show_default=True, type=click.IntRange(1), help="Clips (rows) taken, in source order.")
+@click.option("--negatives-per-positive", default=1, show_default=True, type=click.IntRange(0))
+@click.option("--train-fraction", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="Share of clips in train.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--templates", type=click.Path(exists=True, dir_okay=False), default=None, help="Question templates, one per line.")
+@click.option("--hf/--no-hf", default=True, show_default=True, help="Write the datasets DatasetDict (OUT/hf).")
+@click.option("--jsonl/--no-jsonl", default=True, show_default=True, help="Write chat JSONL (OUT/jsonl).")
+@click.option("--progress/--no-progress", default=False, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def build_matching_cmd(source, out_dir, max_rows, negatives_per_positive, train_fraction, seed, templates, hf, jsonl, progress, as_json) -> None:
+    """Positives (clip, own image), negatives (image of another tag), questions, split by clip."""
+    from emoalign.pair.matching import MatchingConfig
+    from emoalign.pair.matching_build import build_matching_dir
+
+    kwargs = {}
+    if templates:
+        lines = [ln.strip() for ln in Path(templates).read_text("utf-8").splitlines() if ln.strip()]
+        if not lines:
+            raise click.BadParameter(f"{templates}: no templates", param_hint="--templates")
+        kwargs["templates"] = tuple(lines)
+    config = MatchingConfig(max_rows=max_rows, negatives_per_positive=negatives_per_positive,
+                            train_fraction=train_fraction, seed=seed, **kwargs)
+    src = parse_source(source)
+    try:
+        summary = build_matching_dir(src, out_dir, config, hf=hf, jsonl=jsonl, progress=progress)
+    except (ValueError, NotImplementedError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        print_json(summary)
+        return
+    counts = summary["counts"]
+    click.echo(f"{summary['rows_used']} clips from {source} → {out_dir}")
+    print_table(["split", "examples", "positives", "negatives", "clips", "images"],
+                [[s, *[counts[s][k] for k in ("examples", "positives", "negatives", "clips", "images")]] for s in ("train", "test")])
+    click.echo(f"clips in both splits: {counts['clips_in_both_splits']}; outputs: {summary['outputs']}")
+    if summary["problems_total"]:
+        click.echo(f"{summary['problems_total']} problem(s), e.g. {summary['problems'][0]}")
