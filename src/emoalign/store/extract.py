@@ -13,7 +13,9 @@ Engines:
   `emoalign.encode.get_encoder`; ``workers=1`` runs in this process. On one machine this beat
   every distributed engine (docs/ARCHITECTURE.md).
 - ``ray``: a pool of Ray actors (one encoder each) fed whole batches, on an existing cluster
-  (``ray_address``, or one already initialised) or a local one started for the job.
+  (``ray_address``, or one already initialised) or a local one started for the job. Inputs
+  travel as paths (or bytes for in-memory payloads), so on a multi-machine cluster the files
+  must be on storage every node sees; the driver writes all shards.
 
 >>> from emoalign.data import open_source
 >>> records = open_source("ravdess", "ravdess-speech-16k").records()  # doctest: +SKIP
@@ -335,9 +337,7 @@ def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, workers: int 
                     raise
                 yield batch, out
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        for actor in actors:
+        for actor in actors:  # also drops its queued batches (actor tasks cannot be force-cancelled)
             ray.kill(actor)
         if started:
             ray.shutdown()

@@ -308,6 +308,8 @@ class FeatureTable:
                 found.append(_latest_per(sel, "key"))
         if not found:
             return feature_schema(0).empty_table()
+        if len({t.schema.field("vector").type.list_size for t in found}) > 1:
+            raise ValueError(f"{self.folder}: keys from encoders with different vector sizes; pass encoder=")
         table = pa.concat_tables(found) if len(found) > 1 else found[0]
         return _reorder(table, "key", keys, missing="skip")
 
