@@ -1,0 +1,43 @@
+"""``emoalign serve``: the HTTP API and the web page."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (loopback by default).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0: any free port).")
+@click.option("--index", "index_dir", type=click.Path(file_okay=False), default=None,
+              help="Index folder from `emoalign index build`. Default: a small index of the project's example "
+                   "data, built once and cached.")
+@click.option("--no-index", is_flag=True, help="Analysis only: load no index (matching answers 503).")
+@click.option("--max-upload-mb", default=25.0, show_default=True, type=click.FloatRange(0.001, 1024),
+              help="Largest accepted upload (413 above it).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(host: str, port: int, index_dir: str | None, no_index: bool, max_upload_mb: float, log_level: str) -> None:
+    """Serve the web page and the HTTP API (OpenAPI docs at /docs)."""
+    try:
+        import uvicorn
+
+        from emoalign.serve.app import ServeConfig, create_app
+    except ImportError as exc:
+        raise click.ClickException(f"the service needs the 'serve' extra (pip install 'emoalign[serve]'): {exc}") from None
+    if no_index and index_dir:
+        raise click.UsageError("--index and --no-index exclude each other")
+    if not no_index and index_dir is None:
+        from emoalign.serve.default_index import default_index
+
+        click.echo("no --index given: using the example index (built once, then cached)", err=True)
+        try:
+            index_dir = str(default_index(log=lambda msg: click.echo(msg, err=True)))
+        except Exception as exc:
+            raise click.ClickException(f"cannot build the example index: {exc}") from None
+    click.echo("loading models…", err=True)
+    try:
+        app = create_app(None if no_index else index_dir, config=ServeConfig(max_upload_bytes=int(max_upload_mb * 1024 * 1024)))
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"emoalign serving on http://{host}:{port}/  (API docs: /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,276 @@
+"""The emoalign web service: an HTTP API and the web page, in one FastAPI app.
+
+Endpoints (OpenAPI at ``/docs``, schema at ``/openapi.json``):
+
+=======  ================================  ======================================================
+POST     /api/analyze                      a file (``file``) or a text (``text``): its emotion,
+                                           the fields of ``emoalign analyze --json``
+POST     /api/match                        an image or music clip (``file``): best matches from
+                                           the index, the fields of ``emoalign match --json``
+GET      /api/taxonomies[/{name}]          taxonomies and their labels' valence–arousal points
+GET      /api/health, /api/version         liveness, loaded encoders and index, limits; version
+GET      /api/media/{path}                 an index item's file (only inside the index media root)
+GET      /                                 the web page (``serve/static``; no external assets)
+=======  ================================  ======================================================
+
+Models load once, in `create_app`; each encoder is serialised by its own lock
+(`emoalign.serve.locks`) while FastAPI's thread pool runs requests concurrently.
+
+>>> from fastapi.testclient import TestClient
+>>> app = create_app(preload=("text-use",))  # doctest: +SKIP
+>>> TestClient(app).post("/api/analyze", data={"text": "What a lovely day"}).json()["label"]  # doctest: +SKIP
+'joy'
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Optional, Sequence
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from emoalign import __version__
+from emoalign.encode.base import DecodeError
+from emoalign.encode.registry import DEFAULTS
+from emoalign.serve import locks
+from emoalign.serve.limits import BodyLimit
+from emoalign.serve.media import MediaNotFound
+from emoalign.serve.schemas import AnalyzeResult, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
+from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, mime_of
+
+log = logging.getLogger("emoalign.serve")
+
+#: Encoders loaded at startup: the offline default of every modality the page and API accept.
+DEFAULT_PRELOAD: tuple[str, ...] = tuple(dict.fromkeys(DEFAULTS[m] for m in ("text", "image", "music", "speech", "face")))
+
+#: Content-Security-Policy of every response: the page may load nothing from anywhere else.
+CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; "
+       "script-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Limits of the service (all configurable from `create_app` and ``emoalign serve``)."""
+
+    #: Largest accepted upload, in bytes (413 above it).
+    max_upload_bytes: int = 25 * 1024 * 1024
+    #: Longest accepted text, in characters (413 above it).
+    max_text_chars: int = 5000
+    #: Most matches one request may ask for.
+    max_top: int = 50
+
+
+class Modality(str, Enum):
+    auto = "auto"
+    speech = "speech"
+    music = "music"
+    image = "image"
+    face = "face"
+    text = "text"
+    video = "video"
+
+
+_ERRORS = {code: {"model": Problem} for code in (413, 415, 422, 503)}
+
+
+def create_app(
+    index_dir: str | Path | None = None,
+    *,
+    config: ServeConfig | None = None,
+    preload: Sequence[str] | None = None,
+    matcher: Any = None,
+) -> FastAPI:
+    """Build the app: load the encoders (once) and the index, if one is given.
+
+    ``index_dir`` is a folder written by ``emoalign index build``; without it (and without a
+    ready ``matcher``) the match endpoint answers 503. ``preload`` lists the encoders to load
+    now (default: `DEFAULT_PRELOAD`); an encoder that fails to load is reported by /api/health
+    and its modality answers 503 with the reason.
+    """
+    cfg = config or ServeConfig()
+    loaded: list[str] = []
+    unavailable: dict[str, str] = {}
+    for name in DEFAULT_PRELOAD if preload is None else preload:
+        try:
+            locks.serialise(name)
+            loaded.append(name)
+        except Exception as exc:  # an optional dependency missing, a model file unreadable
+            unavailable[name] = f"{type(exc).__name__}: {exc}"
+            log.warning("encoder %s unavailable: %s", name, unavailable[name])
+    if matcher is None and index_dir is not None:
+        from emoalign.serve.matching import IndexMatcher
+
+        matcher = IndexMatcher(index_dir)
+    if matcher is not None:
+        for name in matcher.encoders:
+            try:
+                locks.serialise(name)
+            except Exception as exc:
+                unavailable[name] = f"{type(exc).__name__}: {exc}"
+
+    app = FastAPI(
+        title="emoalign",
+        version=__version__,
+        description="Emotion analysis of images, music, speech, faces, video and text, and emotion-aware "
+                    "music–image matching. The web page is at `/`.",
+    )
+    app.state.config = cfg
+    app.state.matcher = matcher
+    app.state.encoders = loaded
+    app.state.unavailable = unavailable
+    # Upload limit plus room for the multipart envelope and the small form fields.
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_upload_bytes + 64 * 1024)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+    @app.exception_handler(UploadError)
+    async def upload_error(request: Request, exc: UploadError):
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    # ---------------------------------------------------------------------------------- API
+    @app.post("/api/analyze", response_model=AnalyzeResult, responses=_ERRORS, tags=["analysis"],
+              summary="The emotion of an uploaded file or a text")
+    def analyze_endpoint(
+        file: Annotated[Optional[UploadFile], File(description="An image, audio or video file (type read from its content).")] = None,
+        text: Annotated[Optional[str], Form(description="A text to analyse (instead of a file).")] = None,
+        modality: Annotated[Modality, Form(description="Force a modality; `auto` detects it from the content.")] = Modality.auto,
+    ) -> dict[str, Any]:
+        from emoalign.encode.analyze import analyze, detect_modality
+
+        has_text = text is not None and text != ""
+        if (file is None) == (not has_text):
+            raise UploadError(422, "send either a file (field 'file') or a text (field 'text'), not both and not neither")
+        if file is None:
+            if len(text) > cfg.max_text_chars:
+                raise UploadError(413, f"text is {len(text):,} characters; the limit is {cfg.max_text_chars:,}")
+            if not text.strip():
+                raise UploadError(422, "text is blank")
+            if modality not in (Modality.auto, Modality.text):
+                raise UploadError(422, f"modality {modality.value!r} takes a file; a text is analysed as text")
+            m, item, name = "text", text, None
+        else:
+            data = _read_upload(file, cfg.max_upload_bytes)
+            kind = kind_of(data)
+            check_modality(kind, modality.value)
+            check_decodes(data, kind)
+            name = clean_name(file.filename)
+            if modality != Modality.auto:
+                m = modality.value
+            elif kind == "audio":
+                try:
+                    m = detect_modality(data)
+                except DecodeError as exc:
+                    raise UploadError(422, _named(str(exc), data, name)) from None
+            else:
+                m = kind
+            item = data
+        _require_encoder(DEFAULTS[m])
+        if m == "text":
+            row = analyze(texts=[item], modality="auto")[0]
+        else:
+            row = analyze([item], modality=m, names=[name])[0]
+        if row["error"]:
+            raise UploadError(422, _named(row["error"], item if isinstance(item, bytes) else b"", name or "text"))
+        return row
+
+    @app.post("/api/match", response_model=MatchResponse, responses={**_ERRORS, 503: {"model": Problem}},
+              tags=["matching"], summary="Best matches from the index for an image or a music clip")
+    def match_endpoint(
+        file: Annotated[UploadFile, File(description="An image (finds music) or a music clip (finds images).")],
+        top: Annotated[int, Form(ge=1, le=cfg.max_top, description="How many matches.")] = 10,
+        alpha: Annotated[Optional[float], Form(ge=0.0, le=1.0, description="Weight of the semantic score against the emotional one (index default if absent).")] = None,
+        emotion: Annotated[Optional[str], Form(max_length=64, description="Only items with this emotion label.")] = None,
+    ) -> dict[str, Any]:
+        m = app.state.matcher
+        if m is None:
+            raise UploadError(503, "no index is loaded: start the service with --index DIR (or without it, to use the example index)")
+        data = _read_upload(file, cfg.max_upload_bytes)
+        kind = kind_of(data, ("image", "audio"), purpose="matching")
+        check_decodes(data, kind)
+        for name in m.encoders:
+            _require_encoder(name)
+        return m.match(data, kind=kind, name=clean_name(file.filename), top=top, alpha=alpha, emotion=emotion or None)
+
+    @app.get("/api/media/{path:path}", tags=["matching"], summary="The file of an index item",
+             responses={200: {"content": {"image/*": {}, "audio/*": {}}}, 404: {"model": Problem}})
+    def media_endpoint(path: str) -> Response:
+        m = app.state.matcher
+        if m is None or m.media is None:
+            raise HTTPException(404, "no media: no index is loaded")
+        try:
+            full = m.media.resolve(path)
+        except MediaNotFound:
+            raise HTTPException(404, "not a media file of the index") from None
+        with open(full, "rb") as fh:
+            mime = mime_of(fh.read(64)) or "application/octet-stream"
+        return FileResponse(full, media_type=mime, headers={"Cache-Control": "public, max-age=3600"})
+
+    @app.get("/api/taxonomies", response_model=list[TaxonomySummary], tags=["affect"], summary="The emotion taxonomies")
+    def taxonomies_endpoint() -> list[dict[str, Any]]:
+        from emoalign.affect import get_taxonomy, list_taxonomies
+
+        return [{"name": t.name, "title": t.title, "labels": len(t)} for t in map(get_taxonomy, list_taxonomies())]
+
+    @app.get("/api/taxonomies/{name}", response_model=TaxonomyDetail, responses={404: {"model": Problem}},
+             tags=["affect"], summary="A taxonomy's labels and their valence–arousal coordinates")
+    def taxonomy_endpoint(name: str) -> dict[str, Any]:
+        from emoalign.affect import get_taxonomy, list_taxonomies
+
+        if name not in list_taxonomies():
+            raise HTTPException(404, f"no taxonomy {name!r}; taxonomies: {', '.join(list_taxonomies())}")
+        t = get_taxonomy(name)
+        return {
+            "name": t.name, "title": t.title, "citation": t.citation, "notes": t.notes,
+            "labels": [{"name": l.name, "valence": l.valence, "arousal": l.arousal, "dominance": l.dominance,
+                        "group": l.group, "code": l.code, "provenance": l.provenance} for l in t.labels],
+        }
+
+    @app.get("/api/health", response_model=Health, tags=["service"], summary="Liveness, loaded models and index, limits")
+    def health_endpoint() -> dict[str, Any]:
+        m = app.state.matcher
+        return {"status": "ok", "version": __version__, "encoders": list(loaded),
+                "index": None if m is None else m.describe(), "limits": asdict(cfg)}
+
+    @app.get("/api/version", response_model=Version, tags=["service"], summary="Name and version")
+    def version_endpoint() -> dict[str, str]:
+        return {"name": "emoalign", "version": __version__}
+
+    # --------------------------------------------------------------------------------- page
+    static = resources.files("emoalign.serve") / "static"
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(str(static / "index.html"), media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+
+    def _require_encoder(name: str) -> None:
+        if name in unavailable:
+            raise UploadError(503, f"encoder {name!r} is not available on this server: {unavailable[name]}")
+
+    return app
+
+
+def _read_upload(file: UploadFile, limit: int) -> bytes:
+    """The upload's bytes, reading at most ``limit + 1`` (413 above the limit, 422 if empty)."""
+    file.file.seek(0)
+    data = file.file.read(limit + 1)
+    check_size(data, limit, what=f"upload {clean_name(file.filename)!r}")
+    return data
+
+
+def _named(message: str, data: bytes, name: str | None) -> str:
+    """An encoder message with the anonymous ``<N bytes>`` replaced by the upload's name."""
+    return message.replace(f"<{len(data)} bytes>", name or "upload") if data else message

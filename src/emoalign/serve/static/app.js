@@ -1,0 +1,315 @@
+// emoalign web page: upload or type, show the emotion (bars + valence–arousal chart) and the
+// best matches from the index. Plain DOM + inline SVG; talks only to this server's /api.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const SVG_NS = "http://www.w3.org/2000/svg";
+const taxonomyCache = new Map();
+let current = 0; // id of the latest request: older answers are dropped
+
+function el(tag, attrs = {}, ...children) {
+  const node = tag.startsWith("svg:") ? document.createElementNS(SVG_NS, tag.slice(4)) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.setAttribute("class", v);
+    else if (k === "text") node.textContent = v;
+    else if (k === "style") {
+      // CSSOM, not a style attribute: the Content-Security-Policy forbids inline style attributes.
+      for (const decl of String(v).split(";")) {
+        const [prop, val] = decl.split(":");
+        if (prop && val) node.style.setProperty(prop.trim(), val.trim());
+      }
+    }
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? "–" : (x >= 0 ? "+" : "") + Number(x).toFixed(d));
+const pct = (x) => `${Math.round(100 * x)}%`;
+
+// ------------------------------------------------------------------------------------ API
+async function api(path, body) {
+  const res = await fetch(path, body ? { method: "POST", body } : {});
+  let data = null;
+  try { data = await res.json(); } catch (_) { /* not JSON */ }
+  if (!res.ok) {
+    const detail = data && data.detail;
+    const msg = Array.isArray(detail) ? detail.map((d) => `${(d.loc || []).slice(-1)[0]}: ${d.msg}`).join("; ") : (detail || res.statusText);
+    const err = new Error(msg);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+async function taxonomy(name) {
+  if (!taxonomyCache.has(name)) taxonomyCache.set(name, api(`/api/taxonomies/${encodeURIComponent(name)}`));
+  return taxonomyCache.get(name);
+}
+
+// ---------------------------------------------------------------------------- messages
+const ERROR_TITLES = {
+  413: "This file is too large",
+  415: "This kind of file is not supported",
+  422: "This could not be read",
+  503: "Not available on this server",
+};
+
+function showError(err, what) {
+  const box = $("#error");
+  box.replaceChildren(el("strong", { text: ERROR_TITLES[err.status] || `${what} failed` }), el("span", { text: err.message }));
+  box.hidden = false;
+}
+
+function clearError() { $("#error").hidden = true; $("#error").replaceChildren(); }
+
+function busy(text) {
+  $("#busy").hidden = !text;
+  if (text) $("#busy-text").textContent = text;
+  $("#text-go").disabled = Boolean(text);
+}
+
+// ---------------------------------------------------------------------------- emotion
+async function showEmotion(row, source) {
+  $("#emotion-panel").hidden = false;
+  $("#emotion-source").textContent = `${source} · ${row.modality} · ${row.encoder}`;
+  $("#top-emotion").textContent = row.label;
+  $("#top-confidence").textContent = `${pct(row.confidence)} likely · ${row.taxonomy}`;
+  $("#valence").textContent = fmt(row.valence);
+  $("#arousal").textContent = fmt(row.arousal);
+
+  const ranked = Object.entries(row.probs || {}).sort((a, b) => b[1] - a[1]).slice(0, 5);
+  const max = ranked.length ? ranked[0][1] : 1;
+  $("#bars").replaceChildren(...ranked.map(([label, p]) =>
+    el("li", { class: "bar", "data-label": label, title: `${label}: ${pct(p)}` },
+      el("span", { class: "label", text: label }),
+      el("span", { class: "track" }, el("span", { class: "fill", style: `width:${(100 * p / max).toFixed(1)}%` })),
+      el("span", { class: "pct", text: pct(p) }))));
+
+  let labels = [];
+  try { labels = (await taxonomy(row.taxonomy)).labels; } catch (_) { /* chart without label points */ }
+  $("#va-taxonomy").textContent = row.taxonomy;
+  drawChart(labels, row, []);
+}
+
+// Valence → x, arousal → y (up), both in [-1, 1].
+const CHART = { size: 340, pad: 26 };
+const sx = (v) => CHART.pad + (v + 1) / 2 * (CHART.size - 2 * CHART.pad);
+const sy = (a) => CHART.size - CHART.pad - (a + 1) / 2 * (CHART.size - 2 * CHART.pad);
+
+function drawChart(labels, row, hits) {
+  const svg = $("#va-chart");
+  const { size, pad } = CHART;
+  const parts = [
+    el("svg:rect", { class: "frame", x: pad, y: pad, width: size - 2 * pad, height: size - 2 * pad, rx: 8 }),
+  ];
+  for (const t of [-0.5, 0.5]) {
+    parts.push(el("svg:line", { class: "grid", x1: sx(t), x2: sx(t), y1: pad, y2: size - pad }));
+    parts.push(el("svg:line", { class: "grid", y1: sy(t), y2: sy(t), x1: pad, x2: size - pad }));
+  }
+  parts.push(el("svg:line", { class: "axis", x1: sx(0), x2: sx(0), y1: pad, y2: size - pad }));
+  parts.push(el("svg:line", { class: "axis", y1: sy(0), y2: sy(0), x1: pad, x2: size - pad }));
+  parts.push(el("svg:text", { class: "axis-label", x: sx(0), y: pad - 8, "text-anchor": "middle", text: "energetic ↑" }));
+  parts.push(el("svg:text", { class: "axis-label", x: sx(0), y: size - pad + 16, "text-anchor": "middle", text: "calm ↓" }));
+  parts.push(el("svg:text", { class: "axis-label", x: pad + 4, y: sy(0) - 5, text: "← unpleasant" }));
+  parts.push(el("svg:text", { class: "axis-label", x: size - pad - 4, y: sy(0) - 5, "text-anchor": "end", text: "pleasant →" }));
+  for (const l of labels) {
+    const top = l.name === row.label;
+    const x = sx(l.valence), y = sy(l.arousal);
+    const anchor = x > size - 90 ? "end" : "start";
+    parts.push(el("svg:g", { class: top ? "lab top" : "lab", "data-label": l.name },
+      el("svg:circle", { cx: x, cy: y, r: top ? 4.5 : 3 }),
+      el("svg:text", { x: x + (anchor === "end" ? -6 : 6), y: y + 3, "text-anchor": anchor, text: l.name })));
+  }
+  for (const h of hits) {
+    if (h.valence === null || h.valence === undefined) continue;
+    parts.push(el("svg:rect", { class: "match-pt", x: sx(h.valence) - 3.5, y: sy(h.arousal) - 3.5, width: 7, height: 7, rx: 1.5 },
+      el("svg:title", { text: `match: ${h.name} (${h.emotion || "?"})` })));
+  }
+  if (row.valence !== null && row.valence !== undefined) {
+    parts.push(el("svg:circle", { class: "halo", cx: sx(row.valence), cy: sy(row.arousal), r: 16 }));
+    parts.push(el("svg:circle", { id: "va-point", cx: sx(row.valence), cy: sy(row.arousal), r: 7,
+      "data-valence": row.valence, "data-arousal": row.arousal },
+      el("svg:title", { text: `your item: valence ${fmt(row.valence)}, arousal ${fmt(row.arousal)}` })));
+  }
+  svg.replaceChildren(...parts);
+  svg._state = { labels, row };
+}
+
+// ---------------------------------------------------------------------------- matches
+// Read a hit of /api/match (the fields of `emoalign match --json`) into what a card shows.
+function readHit(h) {
+  const num = (...keys) => { for (const k of keys) if (typeof h[k] === "number") return h[k]; return null; };
+  const path = h.path || h.id || "";
+  return {
+    name: h.name || path.split("/").pop() || h.id || "item",
+    modality: h.modality || (h.media_type || "").split("/")[0],
+    url: h.media_url || null,
+    score: num("score", "total", "T"),
+    semantic: num("semantic", "semantic_score", "S"),
+    emotional: num("emotional", "emotional_score", "E"),
+    emotion: h.emotion || h.label || null,
+    valence: num("valence"),
+    arousal: num("arousal"),
+    reason: h.reason || null,
+  };
+}
+
+function scoreRow(name, value, cls) {
+  if (value === null) return [];
+  const w = Math.max(0, Math.min(1, value));
+  return [el("span", { text: name }),
+    el("span", { class: "track" }, el("span", { class: `fill ${cls}`, style: `width:${(100 * w).toFixed(1)}%` })),
+    el("span", { class: "num", text: value.toFixed(2) })];
+}
+
+function card(h, i, query) {
+  let media;
+  if (h.url && h.modality === "image") media = el("img", { src: h.url, alt: `${h.name} (${h.emotion || "image"})`, loading: "lazy" });
+  else if (h.url && (h.modality === "music" || h.modality === "audio")) media = el("audio", { src: h.url, controls: "", preload: "none" });
+  else media = el("span", { class: "muted", text: h.modality || "item" });
+  const same = h.emotion && query.label && h.emotion.toLowerCase() === query.label.toLowerCase();
+  const reason = h.reason || (same
+    ? `Both feel ${h.emotion}.`
+    : `Yours feels ${query.label}; this one feels ${h.emotion || "unknown"}.`);
+  return el("article", { class: "match-card", "data-rank": i + 1 },
+    el("div", { class: "media" }, media),
+    el("div", { class: "body" },
+      el("div", { class: "title" }, el("span", { text: h.name }), el("span", { class: "rank", text: `#${i + 1}` })),
+      el("div", { class: "chips" },
+        el("span", { class: "chip", title: "your item", text: `yours: ${query.label}` }),
+        el("span", { class: same ? "chip same" : "chip", title: "this match", text: `this: ${h.emotion || "?"}` }),
+        h.valence !== null ? el("span", { class: "chip", text: `V ${fmt(h.valence, 1)} · A ${fmt(h.arousal, 1)}` }) : null),
+      el("div", { class: "scores" },
+        ...scoreRow("semantic", h.semantic, "sem"),
+        ...scoreRow("emotional", h.emotional, "emo"),
+        ...scoreRow("overall", h.score, "total")),
+      el("p", { class: "reason", text: reason })));
+}
+
+function showMatches(data, emotionRow) {
+  const panel = $("#matches-panel");
+  panel.hidden = false;
+  const hits = (data.results || []).map(readHit);
+  const q = data.query || {};
+  const query = { label: q.emotion || q.label || (emotionRow && emotionRow.label) || "?" };
+  const want = hits.length && hits[0].modality === "image" ? "pictures" : "music";
+  $("#matches-title").textContent = `Best matching ${want}`;
+  $("#matches-note").textContent = hits.length
+    ? `${hits.length} from the index, ranked by meaning and emotion together.`
+    : "Nothing in the index matches (try another emotion filter).";
+  $("#matches").replaceChildren(...hits.map((h, i) => card(h, i, query)));
+  const svg = $("#va-chart");
+  if (svg._state) drawChart(svg._state.labels, svg._state.row, hits);
+}
+
+function hideMatches(note) {
+  $("#matches-panel").hidden = !note;
+  $("#matches").replaceChildren();
+  $("#matches-title").textContent = "Best matches";
+  $("#matches-note").textContent = note || "";
+}
+
+// ---------------------------------------------------------------------------- actions
+function matchForm(file) {
+  const fd = new FormData();
+  fd.append("file", file);
+  fd.append("top", $("#top").value);
+  fd.append("alpha", $("#alpha").value);
+  const emo = $("#emotion").value.trim();
+  if (emo) fd.append("emotion", emo);
+  return fd;
+}
+
+function showPreview(file) {
+  const box = $("#preview");
+  const url = URL.createObjectURL(file);
+  let media = null;
+  if (file.type.startsWith("image/")) media = el("img", { src: url, alt: "your image" });
+  else if (file.type.startsWith("audio/")) media = el("audio", { src: url, controls: "" });
+  box.replaceChildren(...[media, el("span", { class: "name", text: `${file.name} · ${(file.size / 1024).toFixed(0)} KB` })].filter(Boolean));
+  box.hidden = false;
+}
+
+async function analyseFile(file) {
+  const id = ++current;
+  clearError();
+  hideMatches();
+  $("#emotion-panel").hidden = true;
+  showPreview(file);
+  busy("Analysing…");
+  const fd = new FormData();
+  fd.append("file", file);
+  let row;
+  try {
+    row = await api("/api/analyze", fd);
+  } catch (err) {
+    if (id === current) { busy(null); showError(err, "Analysis"); }
+    return;
+  }
+  if (id !== current) return;
+  await showEmotion(row, file.name);
+  if (row.modality !== "image" && row.modality !== "music" && row.modality !== "face" && row.modality !== "speech") {
+    busy(null);
+    hideMatches(`Matching takes an image or a music clip; this is ${row.modality}.`);
+    return;
+  }
+  busy("Finding matches…");
+  try {
+    const data = await api("/api/match", matchForm(file));
+    if (id === current) showMatches(data, row);
+  } catch (err) {
+    if (id === current) { showError(err, "Matching"); hideMatches(); }
+  } finally {
+    if (id === current) busy(null);
+  }
+}
+
+async function analyseText(text) {
+  const id = ++current;
+  clearError();
+  hideMatches();
+  $("#preview").hidden = true;
+  busy("Reading…");
+  const fd = new FormData();
+  fd.append("text", text);
+  try {
+    const row = await api("/api/analyze", fd);
+    if (id !== current) return;
+    await showEmotion(row, "your text");
+    hideMatches("Matching takes an image or a music clip; texts are analysed only.");
+  } catch (err) {
+    if (id === current) showError(err, "Analysis");
+  } finally {
+    if (id === current) busy(null);
+  }
+}
+
+function init() {
+  const drop = $("#drop"), input = $("#file");
+  input.addEventListener("change", () => { if (input.files.length) analyseFile(input.files[0]); });
+  drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); input.click(); } });
+  for (const ev of ["dragenter", "dragover"]) drop.addEventListener(ev, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  for (const ev of ["dragleave", "drop"]) drop.addEventListener(ev, () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    const f = e.dataTransfer && e.dataTransfer.files[0];
+    if (f) analyseFile(f);
+  });
+  $("#text-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const t = $("#text").value.trim();
+    if (t) analyseText(t); else showError({ status: 422, message: "Type a few words first." }, "Analysis");
+  });
+  const alpha = $("#alpha");
+  alpha.addEventListener("input", () => { $("#alpha-out").textContent = Number(alpha.value).toFixed(2); });
+  api("/api/health").then((h) => {
+    const s = $("#service");
+    s.classList.add("ok");
+    s.textContent = h.index ? `ready · ${h.index.items} items indexed` : "ready · no index (analysis only)";
+  }).catch(() => { $("#service").textContent = "service unreachable"; });
+}
+
+document.addEventListener("DOMContentLoaded", init);

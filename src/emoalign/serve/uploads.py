@@ -1,0 +1,126 @@
+"""Upload checks for the service: size (413), type by content (415), decodability (422).
+
+Everything here works on bytes already in memory; nothing is written to disk under a name the
+client chose. Each check raises `UploadError`, whose ``status`` is the HTTP status to answer with
+and whose message says what is wrong in words a person can act on.
+
+>>> kind_of(b"\\x89PNG\\r\\n\\x1a\\n....")
+'image'
+>>> try:
+...     kind_of(b"%PDF-1.7")
+... except UploadError as exc:
+...     print(exc.status)
+415
+"""
+
+from __future__ import annotations
+
+from emoalign.encode.base import DecodeError
+from emoalign.encode.media import load_image, sniff_kind
+
+#: Which upload kinds each requested modality can read.
+MODALITY_KINDS: dict[str, tuple[str, ...]] = {
+    "image": ("image",),
+    "face": ("image",),
+    "music": ("audio",),
+    "speech": ("audio",),
+    "video": ("video",),
+}
+
+#: MIME types by the content signature (the page's media and the upload messages use them).
+_MIME_BY_MAGIC: list[tuple[bytes, int, str]] = [
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF8", 0, "image/gif"),
+    (b"BM", 0, "image/bmp"),
+    (b"fLaC", 0, "audio/flac"),
+    (b"OggS", 0, "audio/ogg"),
+    (b"ID3", 0, "audio/mpeg"),
+    (b"\xff\xfb", 0, "audio/mpeg"),
+    (b"\xff\xf3", 0, "audio/mpeg"),
+    (b"\xff\xf2", 0, "audio/mpeg"),
+    (b"\x1a\x45\xdf\xa3", 0, "video/webm"),
+]
+
+
+class UploadError(ValueError):
+    """A request's upload is refused; ``status`` is the HTTP status (413, 415 or 422)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def check_size(data: bytes, limit: int, what: str = "upload") -> None:
+    """413 when ``data`` is longer than ``limit`` bytes; 422 when it is empty."""
+    if len(data) > limit:
+        raise UploadError(413, f"{what} is {len(data):,} bytes; the limit is {limit:,} bytes")
+    if not data:
+        raise UploadError(422, f"{what} is empty")
+
+
+def mime_of(head: bytes) -> str | None:
+    """The MIME type of a file from its first bytes (None if unknown).
+
+    >>> mime_of(b"RIFF\\x00\\x00\\x00\\x00WAVEfmt "), mime_of(b"hello")
+    ('audio/wav', None)
+    """
+    if head[:4] == b"RIFF":
+        return {b"WAVE": "audio/wav", b"WEBP": "image/webp", b"AVI ": "video/x-msvideo"}.get(head[8:12])
+    if head[4:8] == b"ftyp":
+        return "audio/mp4" if head[8:11] in (b"M4A", b"M4B") else "video/mp4"
+    for magic, offset, mime in _MIME_BY_MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return mime
+    return None
+
+
+def kind_of(data: bytes, allowed: tuple[str, ...] = ("image", "audio", "video"), *, purpose: str = "analysis") -> str:
+    """'image', 'audio' or 'video' from the content (never the file name); 415 otherwise."""
+    kind = sniff_kind(data[:64])
+    if kind is None:
+        raise UploadError(
+            415,
+            "unsupported file type: the content is not an image (PNG, JPEG, GIF, BMP, WebP), audio "
+            "(WAV, FLAC, OGG, MP3, M4A) or video (MP4, WebM) file, whatever its name says",
+        )
+    if kind not in allowed:
+        raise UploadError(415, f"this file is {_a(kind)} {kind}; {purpose} takes {' or '.join(_a(k) + ' ' + k for k in allowed)} file")
+    return kind
+
+
+def check_modality(kind: str, modality: str) -> None:
+    """415 when the requested modality cannot read this kind of file (e.g. speech from a JPEG)."""
+    if modality in ("auto", "text"):
+        if modality == "text":
+            raise UploadError(415, "modality 'text' takes the text field, not a file")
+        return
+    kinds = MODALITY_KINDS.get(modality)
+    if kinds is not None and kind not in kinds:
+        raise UploadError(415, f"modality {modality!r} needs {_a(kinds[0])} {kinds[0]} file; this upload is {_a(kind)} {kind}")
+
+
+def check_decodes(data: bytes, kind: str) -> None:
+    """422 with the decoder's own message when an image does not decode (or is a pixel bomb).
+
+    Audio is decoded by modality detection (speech or music) and by the encoder, whose errors
+    the caller turns into 422 as well; decoding it here too would double the work.
+    """
+    if kind == "image":
+        try:
+            load_image(data)
+        except DecodeError as exc:
+            raise UploadError(422, str(exc).replace(f"<{len(data)} bytes>", "upload")) from None
+
+
+def clean_name(name: str | None, fallback: str = "upload") -> str:
+    """A display name for an upload: the base name only, printable, at most 80 characters."""
+    if not name:
+        return fallback
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    return (base[:77] + "...") if len(base) > 80 else (base or fallback)
+
+
+def _a(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
