@@ -27,17 +27,13 @@ speech-egemaps → out/feats: 1440 items: 1440 computed, 0 reused, 0 failed (…
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
-from collections import deque
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
-
-import numpy as np
+from typing import Any, Iterable, Iterator
 
 from emoalign.store.features import (
     FeatureRow,
@@ -47,6 +43,7 @@ from emoalign.store.features import (
     read_quarantine,
     repair_quarantine,
 )
+from emoalign.store.worker import EncoderActor, EncoderLoadError, encode_batch, setup_worker
 from emoalign.types import Affect, Record
 
 ENGINES = ("local", "ray")
@@ -94,10 +91,6 @@ class ExtractSummary:
         if self.failed > 5:
             lines.append(f"  … {self.failed - 5} more in {Path(self.out) / 'features' / self.encoder / 'quarantine.jsonl'}")
         return "\n".join(lines)
-
-
-class EncoderLoadError(RuntimeError):
-    """The encoder could not be built in a worker (a missing model or dependency): nothing can be computed."""
 
 
 # -- planning: what is stored, what to compute ---------------------------------------------------
@@ -148,107 +141,11 @@ def encoder_info(name: str) -> tuple[str, str, str | None, bool]:
     return ENCODERS[name], version, getattr(cls, "space", None), getattr(cls, "modality", None) == "text"
 
 
-# -- the worker side -----------------------------------------------------------------------------
-_WORKER: dict[str, Any] = {}
-
-
-def _setup_worker(name: str, spec: str, paths: Sequence[str], threads: int | None) -> None:
-    """Build the encoder once per worker process (spawned pools and Ray actors alike)."""
-    if threads:
-        # Several workers on few cores: one BLAS/OpenMP thread each, or they fight for the cores.
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(var, str(threads))
-    for p in paths:  # the driver's import path, so encoders registered by the caller import here too
-        if p not in sys.path:
-            sys.path.append(p)
-    from emoalign.encode.registry import ENCODERS, get_encoder
-
-    ENCODERS.setdefault(name, spec)
-    try:
-        if threads and "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(threads)
-        _WORKER["encoder"] = get_encoder(name)
-        _WORKER["error"] = None
-    except Exception as exc:  # reported on the first batch, where the driver can see it
-        _WORKER["encoder"] = None
-        _WORKER["error"] = f"{type(exc).__name__}: {exc}"
-
-
-def _encode_batch(inputs: Sequence[Any]) -> list[tuple]:
-    """Encode one batch in a worker; returns one plain tuple per input (cheap to pickle)."""
-    enc = _WORKER.get("encoder")
-    if enc is None:
-        raise EncoderLoadError(_WORKER.get("error") or "encoder not set up in this worker")
-    return encode_inputs(enc, inputs)
-
-
-def encode_inputs(enc, inputs: Sequence[Any]) -> list[tuple]:
-    """Run ``enc.encode`` on a batch, isolating inputs when the whole batch raises.
-
-    Each output is ``(vector or None, affect tuple or None, details JSON, error or None)``.
-    """
-    try:
-        results = enc.encode(list(inputs))
-        if len(results) != len(inputs):
-            raise RuntimeError(f"encoder {enc.name!r} returned {len(results)} results for {len(inputs)} inputs")
-    except EncoderLoadError:
-        raise
-    except Exception:
-        # One bad input must not sink the batch: encode one by one to find it.
-        results = []
-        for item in inputs:
-            try:
-                (res,) = enc.encode([item])
-                results.append(res)
-            except Exception as exc:
-                from emoalign.encode.base import EncodeResult
-
-                results.append(EncodeResult(error=f"{type(exc).__name__}: {exc}"))
-    return [_pack(r) for r in results]
-
-
-def _pack(res) -> tuple:
-    if res.error:
-        return (None, None, "{}", str(res.error))
-    vec = None
-    if res.vector is not None:
-        vec = np.asarray(res.vector, dtype=np.float32).reshape(-1)
-        if not np.all(np.isfinite(vec)):
-            return (None, None, "{}", "encoder returned a non-finite vector (NaN or inf)")
-    aff = None
-    if res.affect is not None:
-        a = res.affect
-        aff = (a.taxonomy, {str(k): float(v) for k, v in a.probs.items()}, float(a.valence), float(a.arousal),
-               None if a.dominance is None else float(a.dominance))
-        if not np.isfinite([aff[2], aff[3]]).all():
-            return (None, None, "{}", "encoder returned a non-finite valence/arousal")
-    details = json.dumps(res.details or {}, default=_json_default, ensure_ascii=False, sort_keys=True)
-    return (vec, aff, details, None)
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return str(obj)
-
-
-class _EncoderActor:
-    """A Ray actor holding one encoder (wrapped with ``ray.remote`` only when Ray is used)."""
-
-    def __init__(self, name: str, spec: str, paths: Sequence[str], threads: int | None) -> None:
-        _setup_worker(name, spec, paths, threads)
-
-    def encode(self, inputs: Sequence[Any]) -> list[tuple]:
-        return _encode_batch(inputs)
-
-
 # -- engines: each yields (batch of tasks, packed results) as batches finish -----------------------
 def _run_inprocess(batches: Iterator[list[_Task]], name: str, spec: str) -> Iterator[tuple[list[_Task], list[tuple]]]:
-    _setup_worker(name, spec, (), None)
+    setup_worker(name, spec, (), None)
     for batch in batches:
-        yield batch, _encode_batch([t.input for t in batch])
+        yield batch, encode_batch([t.input for t in batch])
 
 
 def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, workers: int) -> Iterator[tuple[list[_Task], list[tuple]]]:
@@ -261,7 +158,7 @@ def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, workers: int
     # worker that dies (a decoder segfault) instead of waiting forever for its batch.
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=mp.get_context("spawn"),
-        initializer=_setup_worker, initargs=(name, spec, list(sys.path), threads),
+        initializer=setup_worker, initargs=(name, spec, list(sys.path), threads),
     ) as pool:
         pending: dict = {}
         exhausted = False
@@ -272,7 +169,7 @@ def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, workers: int
                     if batch is None:
                         exhausted = True
                         break
-                    pending[pool.submit(_encode_batch, [t.input for t in batch])] = batch
+                    pending[pool.submit(encode_batch, [t.input for t in batch])] = batch
                 if not pending:
                     return
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -305,7 +202,7 @@ def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, workers: int 
         started = True
     n = workers or max(1, int(ray.available_resources().get("CPU", 1)))
     summary.workers = n
-    Actor = ray.remote(num_cpus=1)(_EncoderActor)
+    Actor = ray.remote(num_cpus=1)(EncoderActor)
     actors = [Actor.remote(name, spec, list(sys.path), 1) for _ in range(n)]
     pending: dict = {}
     load: dict[int, int] = {i: 0 for i in range(n)}
