@@ -22,7 +22,8 @@ Models load once, in `create_app`; each encoder is serialised by its own lock
 'joy'
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the endpoint annotations at runtime,
+# and some refer to this call's configuration (e.g. the `top` bound).
 
 import logging
 from dataclasses import asdict, dataclass

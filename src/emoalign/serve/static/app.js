@@ -6,6 +6,7 @@ const $ = (sel) => document.querySelector(sel);
 const SVG_NS = "http://www.w3.org/2000/svg";
 const taxonomyCache = new Map();
 let current = 0; // id of the latest request: older answers are dropped
+let hasIndex = true; // from /api/health: without an index the page only analyses
 
 function el(tag, attrs = {}, ...children) {
   const node = tag.startsWith("svg:") ? document.createElementNS(SVG_NS, tag.slice(4)) : document.createElement(tag);
@@ -115,13 +116,23 @@ function drawChart(labels, row, hits) {
   parts.push(el("svg:text", { class: "axis-label", x: sx(0), y: size - pad + 16, "text-anchor": "middle", text: "calm ↓" }));
   parts.push(el("svg:text", { class: "axis-label", x: pad + 4, y: sy(0) - 5, text: "← unpleasant" }));
   parts.push(el("svg:text", { class: "axis-label", x: size - pad - 4, y: sy(0) - 5, "text-anchor": "end", text: "pleasant →" }));
+  // Greedy label placement: nudge a name up or down when it would overprint one already placed.
+  const placed = [];
+  const clash = (b) => placed.some((p) => b.x0 < p.x1 && p.x0 < b.x1 && b.y0 < p.y1 && p.y0 < b.y1);
   for (const l of labels) {
     const top = l.name === row.label;
     const x = sx(l.valence), y = sy(l.arousal);
     const anchor = x > size - 90 ? "end" : "start";
+    const w = 5.6 * l.name.length + 4;
+    const tx = x + (anchor === "end" ? -6 : 6);
+    let ty = y + 3;
+    for (const dy of [0, -10, 10, -20, 20]) {
+      const box = { x0: anchor === "end" ? tx - w : tx, x1: anchor === "end" ? tx : tx + w, y0: y + 3 + dy - 9, y1: y + 3 + dy + 1 };
+      if (!clash(box)) { ty = y + 3 + dy; placed.push(box); break; }
+    }
     parts.push(el("svg:g", { class: top ? "lab top" : "lab", "data-label": l.name },
       el("svg:circle", { cx: x, cy: y, r: top ? 4.5 : 3 }),
-      el("svg:text", { x: x + (anchor === "end" ? -6 : 6), y: y + 3, "text-anchor": anchor, text: l.name })));
+      el("svg:text", { x: tx, y: ty, "text-anchor": anchor, text: l.name })));
   }
   for (const h of hits) {
     if (h.valence === null || h.valence === undefined) continue;
@@ -256,6 +267,11 @@ async function analyseFile(file) {
     hideMatches(`Matching takes an image or a music clip; this is ${row.modality}.`);
     return;
   }
+  if (!hasIndex) {
+    busy(null);
+    hideMatches("This server has no index loaded, so it analyses only (start it without --no-index to match).");
+    return;
+  }
   busy("Finding matches…");
   try {
     const data = await api("/api/match", matchForm(file));
@@ -308,6 +324,7 @@ function init() {
   api("/api/health").then((h) => {
     const s = $("#service");
     s.classList.add("ok");
+    hasIndex = Boolean(h.index);
     s.textContent = h.index ? `ready · ${h.index.items} items indexed` : "ready · no index (analysis only)";
   }).catch(() => { $("#service").textContent = "service unreachable"; });
 }
