@@ -1,0 +1,215 @@
+"""The arrays the EMI-Adapter learns from: items of one modality, music–image pairs, a split by clip.
+
+Everything here is numpy: `ItemSet` is one modality's items (semantic vectors in one vector space,
+affect as probabilities over one taxonomy plus valence–arousal, a category per item for the
+emotion-agreement metric); `PairData` ties a music `ItemSet`, an image `ItemSet` and the (music
+index, image index) pairs together. `split_by_music` splits *by music clip* — and by source
+recording when clips carry one (EMID's ``106.m4a___172.mp3`` slices of one recording share a
+``group``), so slices of one recording never sit on both sides of a split.
+
+Building these from a data source and the feature store is `emoalign.learn.adapter_io`'s job.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> music = ItemSet.from_arrays(["m0", "m1"], rng.normal(size=(2, 4)), "demo-space", "mikels8",
+...                             probs=np.eye(8)[[0, 7]])
+>>> music.affect_features().shape
+(2, 10)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from emoalign.affect import get_taxonomy
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+DEFAULT_FRACTIONS: tuple[float, float, float] = (0.8, 0.1, 0.1)
+
+
+@dataclass
+class ItemSet:
+    """One modality's items: ids, semantic vectors (one space), affect (probs over ``taxonomy`` + V–A).
+
+    ``probs`` rows follow the taxonomy's label order; ``va`` is (n, 2) on [-1, 1];
+    ``labels`` is each item's emotion category (ground truth where the source has one, else the
+    encoder's top label), used for the top-10 emotion-agreement metric and for index filters.
+    """
+
+    ids: tuple[str, ...]
+    vectors: np.ndarray
+    space: str
+    taxonomy: str
+    probs: np.ndarray
+    va: np.ndarray
+    labels: tuple[str, ...] = ()
+    meta: list[dict] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        self.vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
+        self.probs = np.asarray(self.probs, dtype=np.float32)
+        self.va = np.asarray(self.va, dtype=np.float32)
+        k = len(get_taxonomy(self.taxonomy))
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != n:
+            raise ValueError(f"{n} ids but vectors of shape {self.vectors.shape}")
+        if self.probs.shape != (n, k):
+            raise ValueError(f"probs must be (n, {k}) over {self.taxonomy!r}, got {self.probs.shape}")
+        if self.va.shape != (n, 2):
+            raise ValueError(f"va must be (n, 2), got {self.va.shape}")
+        if self.labels and len(self.labels) != n:
+            raise ValueError(f"{len(self.labels)} labels for {n} items")
+        if not np.isfinite(self.vectors).all():
+            raise ValueError("vectors contain NaN or infinity")
+
+    @classmethod
+    def from_arrays(
+        cls,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        space: str,
+        taxonomy: str,
+        *,
+        probs: np.ndarray,
+        va: np.ndarray | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> "ItemSet":
+        """Items from arrays; V–A defaults to the expectation of ``probs`` over the label points,
+        labels to each row's most probable label."""
+        tax = get_taxonomy(taxonomy)
+        probs = np.asarray(probs, dtype=np.float64)
+        probs = probs / np.clip(probs.sum(axis=1, keepdims=True), 1e-12, None)
+        if va is None:
+            va = probs @ tax.va
+        if labels is None:
+            labels = [tax.names[i] for i in probs.argmax(axis=1)]
+        return cls(tuple(ids), vectors, space, tax.name, probs, va, tuple(labels))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    def affect_features(self) -> np.ndarray:
+        """(n, k + 2): the label probabilities followed by valence and arousal."""
+        return np.concatenate([self.probs, self.va], axis=1).astype(np.float32)
+
+    def unit_vectors(self) -> np.ndarray:
+        """Semantic vectors scaled to unit length (cosine geometry; a zero vector stays zero)."""
+        norm = np.linalg.norm(self.vectors, axis=1, keepdims=True)
+        return np.divide(self.vectors, norm, out=np.zeros_like(self.vectors), where=norm > 1e-12)
+
+    def subset(self, index: np.ndarray) -> "ItemSet":
+        index = np.asarray(index, dtype=np.int64)
+        return ItemSet(
+            tuple(self.ids[i] for i in index), self.vectors[index], self.space, self.taxonomy,
+            self.probs[index], self.va[index],
+            tuple(self.labels[i] for i in index) if self.labels else (),
+            [self.meta[i] for i in index] if self.meta else [],
+        )
+
+    def position(self) -> dict[str, int]:
+        return {item: i for i, item in enumerate(self.ids)}
+
+
+@dataclass
+class PairData:
+    """Music items, image items and the pairs between them (``pairs[:, 0]`` music, ``[:, 1]`` image index).
+
+    ``groups`` (one per music item) keeps slices of one recording together when splitting.
+    """
+
+    music: ItemSet
+    images: ItemSet
+    pairs: np.ndarray
+    groups: tuple[str, ...] = ()
+    description: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.pairs = np.asarray(self.pairs, dtype=np.int64).reshape(-1, 2)
+        if len(self.pairs) and (
+            self.pairs[:, 0].min() < 0 or self.pairs[:, 0].max() >= len(self.music)
+            or self.pairs[:, 1].min() < 0 or self.pairs[:, 1].max() >= len(self.images)
+        ):
+            raise ValueError("pair indices out of range")
+        self.pairs = np.unique(self.pairs, axis=0)  # a pair listed twice counts once
+        if self.groups and len(self.groups) != len(self.music):
+            raise ValueError(f"{len(self.groups)} groups for {len(self.music)} music items")
+
+    @property
+    def joint(self) -> bool:
+        """Music and image vectors share one space (so a semantic-only ranking exists)."""
+        return self.music.space == self.images.space and self.music.dim == self.images.dim
+
+    def pairs_of(self, music_index: np.ndarray) -> np.ndarray:
+        """The pairs whose music item is in ``music_index``."""
+        return self.pairs[np.isin(self.pairs[:, 0], np.asarray(music_index))]
+
+
+def split_by_music(
+    n_music: int,
+    groups: Sequence[str] | None = None,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+) -> np.ndarray:
+    """A split name (``train``/``val``/``test``) per music item, drawn by group (or by item).
+
+    Groups are shuffled with ``seed`` and dealt to the splits until each holds its share of the
+    *items*; with at least three groups every split with a positive share gets at least one.
+
+    >>> split_by_music(10, seed=0).tolist().count("train")
+    8
+    """
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if fractions.shape != (3,) or (fractions < 0).any() or fractions.sum() <= 0:
+        raise ValueError(f"fractions must be three non-negative numbers (train, val, test), got {fractions.tolist()}")
+    fractions = fractions / fractions.sum()
+    keys = list(groups) if groups else [str(i) for i in range(n_music)]
+    if len(keys) != n_music:
+        raise ValueError(f"{len(keys)} groups for {n_music} music items")
+    unique = sorted(set(keys))
+    order = np.random.default_rng(seed).permutation(len(unique))
+    sizes: dict[str, int] = {}
+    for k in keys:
+        sizes[k] = sizes.get(k, 0) + 1
+    targets = np.cumsum(fractions) * n_music
+    assign: dict[str, int] = {}
+    done = 0
+    for g in order:
+        name = unique[g]
+        # a group goes where the middle of its items falls on the cumulative shares
+        assign[name] = min(2, int(np.searchsorted(targets, done + sizes[name] / 2.0, side="right")))
+        done += sizes[name]
+    # small collections: give an empty val/test split (wanted, fraction > 0) the last train group
+    for split in (2, 1):
+        used = set(assign.values())
+        train_groups = [unique[g] for g in order if assign[unique[g]] == 0]
+        if fractions[split] > 0 and split not in used and len(train_groups) > 1:
+            assign[train_groups[-1]] = split
+    named = {k: SPLITS[v] for k, v in assign.items()}
+    return np.array([named[k] for k in keys])
+
+
+def split_index(splits: np.ndarray, name: str) -> np.ndarray:
+    """Music indices of one split."""
+    if name not in SPLITS:
+        raise ValueError(f"unknown split {name!r}; one of {SPLITS}")
+    return np.flatnonzero(np.asarray(splits) == name)
+
+
+def categories_of(data: PairData, music_index: np.ndarray) -> tuple[list[set[str]], Mapping[int, set[str]]]:
+    """For agreement@10: each clip's set of paired image labels, each image's set of paired clip labels."""
+    pairs = data.pairs_of(music_index)
+    by_music: dict[int, set[str]] = {int(m): set() for m in music_index}
+    by_image: dict[int, set[str]] = {}
+    for m, i in pairs:
+        if data.images.labels:
+            by_music[int(m)].add(data.images.labels[i])
+        if data.music.labels:
+            by_image.setdefault(int(i), set()).add(data.music.labels[m])
+    return [by_music[int(m)] for m in music_index], by_image
