@@ -155,3 +155,27 @@ def test_text_use_encoder_through_the_store(tmp_path):
     assert not np.allclose(emb.vectors[0], emb.vectors[1])
     affects = table.affects(["t0"], encoder="text-use")
     assert affects[0] is None or affects[0].probs
+
+
+def test_image_scene_encoder_through_the_store(tmp_path):
+    """A real offline encoder end to end: vectors, affect and details survive the table."""
+    from emoalign.data.fixtures.media import synth_image, write_image
+    from emoalign.encode import get_encoder
+    from emoalign.encode.registry import available_encoders
+
+    reason = available_encoders().get("image-scene")
+    if reason is not None:
+        pytest.skip(f"image-scene not available here: {reason}")
+    paths = [write_image(tmp_path / f"img{i}.png", synth_image(v, a, size=64, seed=i))
+             for i, (v, a) in enumerate([(0.8, 0.6), (-0.7, -0.5), (0.1, 0.9)])]
+    records = [Record(id=p.stem, modality="image", source="synthetic", path=str(p)) for p in paths]
+    s = extract(records, "image-scene", tmp_path / "out", workers=1, progress=False)
+    assert (s.computed, s.failed) == (3, 0)
+    table = FeatureTable(tmp_path / "out")
+    direct = get_encoder("image-scene").encode([str(p) for p in paths])
+    emb = table.vectors([r.id for r in records], encoder="image-scene")
+    np.testing.assert_allclose(emb.vectors, np.stack([d.vector for d in direct]), rtol=1e-5, atol=1e-6)
+    for stored, d in zip(table.affects([r.id for r in records]), direct):
+        assert stored.taxonomy == d.affect.taxonomy and stored.top()[0] == d.affect.top()[0]
+        assert stored.valence == pytest.approx(d.affect.valence, abs=1e-6)
+    assert table.info()["encoders"]["image-scene"]["with_affect"] == 3
