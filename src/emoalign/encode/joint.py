@@ -18,7 +18,7 @@ text-bridge    text of the clip / text of the image, both   offline. A language 
                                                             name (counted and reported).
 xmodal         ``music-xmodal`` / ``image-xmodal``          offline. Five hand-built perceptual
                (space ``xmodal-v1``)                        correspondence axes (pitch ↔ lightness,
-                                                            tempo ↔ colourfulness, …); see
+                                                            speed ↔ colourfulness, …); see
                                                             `emoalign.encode.joint_xmodal`. Works on
                                                             any media, knows no semantics.
 clip-clap      ``music-clap-prompts-hub`` /                 hub. CLAP scores the clip and CLIP the
@@ -127,7 +127,7 @@ BACKENDS: dict[str, SemanticBackend] = {
     ),
     "xmodal": SemanticBackend(
         "xmodal", "music-xmodal", "image-xmodal",
-        "offline cross-modal correspondence axes (pitch↔lightness, tempo↔colourfulness, …)",
+        "offline cross-modal correspondence axes (pitch↔lightness, speed↔colourfulness, …)",
         standardise=True,
     ),
     "clip-clap": SemanticBackend(

@@ -170,9 +170,16 @@ class CLAPPromptMusicEncoder(_PromptProfileEncoder):
         model = self._load()
         sr = int(self._extractor.sampling_rate)
         decoded, where, errors = [], [], {}
+        window = int(getattr(self._extractor, "nb_max_samples", 0) or 0)
         for i, item in enumerate(inputs):
             try:
-                decoded.append(load_audio(item, sr))
+                y = load_audio(item, sr)
+                if window and y.size > window:
+                    # CLAP reads a fixed window (10 s); its extractor would pick a *random* crop of
+                    # longer audio — take the middle one instead, so the same clip gives the same vector
+                    start = (y.size - window) // 2
+                    y = y[start:start + window]
+                decoded.append(y)
                 where.append(i)
             except (DecodeError, ValueError, OSError) as exc:
                 errors[i] = f"{type(exc).__name__}: {exc}"

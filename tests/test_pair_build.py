@@ -1,0 +1,151 @@
+"""``emoalign pairs build`` end to end on fixtures: outputs, components, EMID affect, store reuse, reading back, matching."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from emoalign.affect import get_taxonomy
+from emoalign.cli import cli
+from emoalign.data import open_source
+from emoalign.data.fixtures.media import synth_clip, synth_image, write_clip, write_image
+from emoalign.pair.store import COMPONENTS
+
+
+def run(*args: str) -> dict:
+    result = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def emid_root(tmp_path_factory) -> Path:
+    from emoalign.data.fixtures.emid import make
+
+    return make(tmp_path_factory.mktemp("emid"), seed=0)["emid"]
+
+
+@pytest.fixture(scope="module")
+def built(emid_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pairs") / "out"
+    summary = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(out),
+                  "--semantic", "xmodal", "--top-k", "8", "--keep", "3", "--alpha", "0.6", "--workers", "1", "--no-progress")
+    return out, summary
+
+
+def test_outputs_and_counts(built, emid_root):
+    out, summary = built
+    for f in summary["files"]:
+        assert (out / f).is_file(), f
+    assert (out / "pairs_distributions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    clips = [r for r in open_source("emid", emid_root).records() if r.modality == "music"]
+    pairs = pq.read_table(out / "pairs.parquet").to_pandas()
+    assert summary["counts"]["music_paired"] == len(clips) and len(pairs) == 3 * len(clips)
+    assert (pairs.groupby("music_id").size() == 3).all()
+    assert sorted(pairs["rank"].unique()) == [1, 2, 3]
+    assert summary["semantic"]["space"] == "xmodal-v1"
+
+
+def test_every_component_is_saved_and_consistent(built):
+    out, _ = built
+    pairs = pq.read_table(out / "pairs.parquet").to_pandas()
+    for c in COMPONENTS:
+        assert c in pairs and pairs[c].notna().all(), c
+    np.testing.assert_allclose(pairs["T"], 0.6 * pairs["S"] + 0.4 * pairs["E"], rtol=1e-9)
+    np.testing.assert_allclose(pairs["S"], pairs["S_rel"])  # the default normalisation
+    np.testing.assert_allclose(pairs["E"], (1 + pairs["E_cos"]) / 2)
+    assert ((pairs["S_softmax"] > 0) & (pairs["S_softmax"] <= pairs["S_topk"] + 1e-12)).all()
+    # within a clip, picks come in decreasing T
+    for _, g in pairs.groupby("music_id"):
+        assert (np.diff(g.sort_values("rank")["T"].to_numpy()) <= 1e-12).all()
+    cands = pq.read_table(out / "candidates.parquet").to_pandas()
+    assert len(cands) == 8 * pairs["music_id"].nunique()
+
+
+def test_emid_affect_comes_from_ratings_and_tags(built, emid_root):
+    out, summary = built
+    assert summary["affect"]["music"] == {"ratings": summary["counts"]["music_paired"]}
+    assert set(summary["affect"]["images"]) == {"labels"}
+    recs = {r.id: r for r in open_source("emid", emid_root).records()}
+    table = pq.read_table(out / "records.parquet").to_pandas()
+    mikels = get_taxonomy("mikels8")
+    for row in table.itertuples():
+        r = recs[row.id]
+        if row.side == "music":
+            assert row.valence == pytest.approx(r.valence) and row.arousal == pytest.approx(r.arousal)
+        else:
+            tag = mikels.label(r.labels["mikels8"])
+            assert (row.valence, row.arousal) == pytest.approx((tag.valence, tag.arousal))
+            assert row.category == tag.name
+
+
+def test_comparison_reports_both_settings(built):
+    out, summary = built
+    cmp = summary["comparison"]
+    for key in ("semantic_only", "emotion_aware"):
+        for k in ("category_agreement", "valence_sign_agreement", "mean_va_distance", "mean_E", "mean_cos"):
+            assert k in cmp[key]
+    assert cmp["semantic_only"]["alpha"] == 1.0 and cmp["emotion_aware"]["alpha"] == 0.6
+    assert cmp["emotion_aware"]["mean_E"] >= cmp["semantic_only"]["mean_E"]
+    base = pq.read_table(out / "pairs_semantic.parquet").to_pandas()
+    assert (base["alpha"] == 1.0).all()
+    # the baseline is the semantic order: its picks are candidates 1..3
+    assert sorted(base["semantic_rank"].unique()) == [1, 2, 3]
+
+
+def test_alpha_one_gives_the_semantic_baseline(built, emid_root, tmp_path):
+    out, _ = built
+    run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "a1"),
+        "--semantic", "xmodal", "--top-k", "8", "--alpha", "1", "--features", str(out), "--workers", "1", "--no-progress")
+    a1 = pq.read_table(tmp_path / "a1" / "pairs.parquet").to_pandas()
+    base = pq.read_table(out / "pairs_semantic.parquet").to_pandas()
+    assert list(zip(a1.music_id, a1.image_id, a1["rank"])) == list(zip(base.music_id, base.image_id, base["rank"]))
+
+
+def test_rerun_reuses_the_feature_store(built, emid_root, tmp_path):
+    out, _ = built
+    summary = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "again"),
+                  "--semantic", "xmodal", "--top-k", "8", "--features", str(out), "--workers", "1", "--no-progress")
+    for side in ("semantic_music", "semantic_images"):
+        assert summary["extraction"][side]["computed"] == 0
+        assert summary["extraction"][side]["reused"] == summary["extraction"][side]["total"] > 0
+
+
+def test_pairs_folder_reads_back_and_feeds_the_matching_set(built, tmp_path):
+    out, summary = built
+    src = open_source("pairs", out)
+    pairs = list(src.pairs())
+    records = list(src.records())
+    assert len(pairs) == summary["counts"]["pairs"]
+    assert {p.music_id for p in pairs} <= {r.id for r in records if r.modality == "music"}
+    assert set(pairs[0].components) == set(COMPONENTS)
+    images = {r.id: r for r in records if r.modality == "image"}
+    assert all(images[p.image_id].labels["mikels8"] == p.emotion for p in pairs)
+    m = run("matching", "build", "--source", f"pairs:{out}", "--out", str(tmp_path / "matching"), "--seed", "1", "--no-hf")
+    assert m["counts"]["clips_in_both_splits"] == 0
+    assert m["counts"]["train"]["positives"] + m["counts"]["test"]["positives"] == len(pairs)
+
+
+def test_collections_without_labels_use_the_offline_affect_encoders(tmp_path):
+    # a folder (one label folder, free labels) of clips and images with no ratings or taxonomy labels
+    folder = tmp_path / "media"
+    rng = np.random.default_rng(0)
+    for i, (v, a) in enumerate([(0.8, 0.6), (-0.7, -0.5), (0.5, -0.6), (-0.5, 0.7)]):
+        write_clip(folder / "mix" / f"clip{i}.wav", synth_clip(v, a, seconds=2.0, seed=int(rng.integers(1000))))
+        write_image(folder / "mix" / f"image{i}.png", synth_image(v, a, size=48, seed=int(rng.integers(1000))))
+    summary = run("pairs", "build", "--music", f"folder:{folder}", "--images", f"folder:{folder}", "--out", str(tmp_path / "out"),
+                  "--top-k", "3", "--keep", "2", "--workers", "1", "--no-progress")
+    assert summary["semantic"]["backend"] == "xmodal"  # auto: no text but file names
+    assert summary["affect"]["music"] == {"encoder:music-acoustic": 4}
+    assert summary["affect"]["images"] == {"encoder:image-scene": 4}
+    assert summary["counts"]["pairs"] == 8
+
+
+def test_bad_source_argument_is_named():
+    result = CliRunner().invoke(cli, ["pairs", "build", "--music", "nosuch:/x", "--images", "emid:/x", "--out", "/tmp/x"])
+    assert result.exit_code != 0 and "NAME:PATH" in result.output
