@@ -152,7 +152,7 @@ def test_corrupt_empty_missing_and_audio_only_inputs_fail_alone(enc, tmp_path, h
 def test_faces_and_voice_are_fused_per_segment(speech_encoder, faces):
     enc = VideoEncoder(fps=2.0, segment_seconds=3.0, speech_encoder=speech_encoder)
     audio = synth_clip(0.5, 0.5, seconds=9.0)
-    audio[int(6.0 * 16000):] = 0.0  # the last 3 s are silent: faces only there
+    audio[int(5.5 * 16000):] = 0.0  # the last 3 s are silent (0.5 s margin for AAC's frame overlap): faces only there
     frames = _frames(faces, [("happy", 3), ("none", 3), ("happy", 3)])
     res = enc.encode([write_video(None, frames, fps=FPS, audio=audio)])[0]
     assert res.ok, res.error
