@@ -3,8 +3,9 @@
 Endpoints (OpenAPI at ``/docs``, schema at ``/openapi.json``):
 
 =======  ================================  ======================================================
-POST     /api/analyze                      a file (``file``) or a text (``text``): its emotion,
-                                           the fields of ``emoalign analyze --json``
+POST     /api/analyze                      an uploaded file (``file``): its emotion, the fields
+                                           of ``emoalign analyze --json``
+POST     /api/analyze/text                 ``{"text": ...}``: the same, for a text
 POST     /api/match                        an image or music clip (``file``): best matches from
                                            the index, the fields of ``emoalign match --json``
 GET      /api/taxonomies[/{name}]          taxonomies and their labels' valence–arousal points
@@ -18,7 +19,7 @@ Models load once, in `create_app`; each encoder is serialised by its own lock
 
 >>> from fastapi.testclient import TestClient
 >>> app = create_app(preload=("text-use",))  # doctest: +SKIP
->>> TestClient(app).post("/api/analyze", data={"text": "What a lovely day"}).json()["label"]  # doctest: +SKIP
+>>> TestClient(app).post("/api/analyze/text", json={"text": "What a lovely day"}).json()["label"]  # doctest: +SKIP
 'joy'
 """
 
@@ -32,7 +33,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Optional, Sequence
 
+from pydantic import BaseModel, Field
+
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -61,19 +65,20 @@ class ServeConfig:
 
     #: Largest accepted upload, in bytes (413 above it).
     max_upload_bytes: int = 25 * 1024 * 1024
-    #: Longest accepted text, in characters (413 above it).
+    #: Longest accepted text, in characters (422 above it).
     max_text_chars: int = 5000
     #: Most matches one request may ask for.
     max_top: int = 50
 
 
 class Modality(str, Enum):
+    """What to read a file as (texts go to /api/analyze/text)."""
+
     auto = "auto"
     speech = "speech"
     music = "music"
     image = "image"
     face = "face"
-    text = "text"
     video = "video"
 
 
@@ -136,54 +141,60 @@ def create_app(
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        # One readable sentence in `detail` (what the page shows), the structured list in `errors`.
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": str(e.get("type"))} for e in exc.errors()]
+        text = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}" for e in errors)
+        return JSONResponse({"detail": text or "invalid request", "errors": errors}, status_code=422)
+
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError):
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     # ---------------------------------------------------------------------------------- API
+    class TextIn(BaseModel):
+        text: str = Field(min_length=1, max_length=cfg.max_text_chars, pattern=r"\S",
+                          description="The text to analyse (any language the text encoder reads).",
+                          examples=["What a wonderful surprise!"])
+
     @app.post("/api/analyze", response_model=AnalyzeResult, responses=_ERRORS, tags=["analysis"],
-              summary="The emotion of an uploaded file or a text")
+              summary="The emotion of an uploaded image, audio or video file")
     def analyze_endpoint(
-        file: Annotated[Optional[UploadFile], File(description="An image, audio or video file (type read from its content).")] = None,
-        text: Annotated[Optional[str], Form(description="A text to analyse (instead of a file).")] = None,
+        file: Annotated[UploadFile, File(description="An image, audio or video file; its type is read from the content, not the name.")],
         modality: Annotated[Modality, Form(description="Force a modality; `auto` detects it from the content.")] = Modality.auto,
     ) -> dict[str, Any]:
         from emoalign.encode.analyze import analyze, detect_modality
 
-        has_text = text is not None and text != ""
-        if (file is None) == (not has_text):
-            raise UploadError(422, "send either a file (field 'file') or a text (field 'text'), not both and not neither")
-        if file is None:
-            if len(text) > cfg.max_text_chars:
-                raise UploadError(413, f"text is {len(text):,} characters; the limit is {cfg.max_text_chars:,}")
-            if not text.strip():
-                raise UploadError(422, "text is blank")
-            if modality not in (Modality.auto, Modality.text):
-                raise UploadError(422, f"modality {modality.value!r} takes a file; a text is analysed as text")
-            m, item, name = "text", text, None
+        data = _read_upload(file, cfg.max_upload_bytes)
+        kind = kind_of(data)
+        check_modality(kind, modality.value)
+        check_decodes(data, kind)
+        name = clean_name(file.filename)
+        if modality != Modality.auto:
+            m = modality.value
+        elif kind == "audio":
+            try:
+                m = detect_modality(data)
+            except DecodeError as exc:
+                raise UploadError(422, _named(str(exc), data, name)) from None
         else:
-            data = _read_upload(file, cfg.max_upload_bytes)
-            kind = kind_of(data)
-            check_modality(kind, modality.value)
-            check_decodes(data, kind)
-            name = clean_name(file.filename)
-            if modality != Modality.auto:
-                m = modality.value
-            elif kind == "audio":
-                try:
-                    m = detect_modality(data)
-                except DecodeError as exc:
-                    raise UploadError(422, _named(str(exc), data, name)) from None
-            else:
-                m = kind
-            item = data
+            m = kind
         _require_encoder(DEFAULTS[m])
-        if m == "text":
-            row = analyze(texts=[item], modality="auto")[0]
-        else:
-            row = analyze([item], modality=m, names=[name])[0]
+        row = analyze([data], modality=m, names=[name])[0]
         if row["error"]:
-            raise UploadError(422, _named(row["error"], item if isinstance(item, bytes) else b"", name or "text"))
+            raise UploadError(422, _named(row["error"], data, name))
+        return row
+
+    @app.post("/api/analyze/text", response_model=AnalyzeResult, responses=_ERRORS, tags=["analysis"],
+              summary="The emotion of a text")
+    def analyze_text_endpoint(body: TextIn) -> dict[str, Any]:
+        from emoalign.encode.analyze import analyze
+
+        _require_encoder(DEFAULTS["text"])
+        row = analyze(texts=[body.text])[0]
+        if row["error"]:
+            raise UploadError(422, row["error"])
         return row
 
     @app.post("/api/match", response_model=MatchResponse, responses={**_ERRORS, 503: {"model": Problem}},
@@ -205,7 +216,7 @@ def create_app(
         return m.match(data, kind=kind, name=clean_name(file.filename), top=top, alpha=alpha, emotion=emotion or None)
 
     @app.get("/api/media/{path:path}", tags=["matching"], summary="The file of an index item",
-             responses={200: {"content": {"image/*": {}, "audio/*": {}}}, 404: {"model": Problem}})
+             responses={200: {"content": {"image/*": {}, "audio/*": {}}}, 404: {"model": Problem}, 422: {"model": Problem}})
     def media_endpoint(path: str) -> Response:
         m = app.state.matcher
         if m is None or m.media is None:
@@ -224,7 +235,7 @@ def create_app(
 
         return [{"name": t.name, "title": t.title, "labels": len(t)} for t in map(get_taxonomy, list_taxonomies())]
 
-    @app.get("/api/taxonomies/{name}", response_model=TaxonomyDetail, responses={404: {"model": Problem}},
+    @app.get("/api/taxonomies/{name}", response_model=TaxonomyDetail, responses={404: {"model": Problem}, 422: {"model": Problem}},
              tags=["affect"], summary="A taxonomy's labels and their valence–arousal coordinates")
     def taxonomy_endpoint(name: str) -> dict[str, Any]:
         from emoalign.affect import get_taxonomy, list_taxonomies

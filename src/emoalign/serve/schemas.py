@@ -26,19 +26,62 @@ class AnalyzeResult(BaseModel):
     details: Optional[dict[str, Any]] = Field(description="Encoder-specific extras (face boxes, cues, segments, ...).")
 
 
+class MatchQuery(BaseModel):
+    """The query's own emotion, as ``emoalign match --json`` reports it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    modality: str = Field(description="'image' (finds music) or 'music' (finds images).")
+    emotion: str
+    confidence: float
+    taxonomy: str
+    valence: float
+    arousal: float
+    top_emotions: list[tuple[str, float]] = Field(description="The three most probable labels with their probabilities.")
+
+
+class MatchHit(BaseModel):
+    """One match and the reason for it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    rank: int
+    id: str
+    modality: str
+    path: Optional[str] = Field(description="The item's file, relative to the index's media root.")
+    similarity: float = Field(description="Raw similarity in the index's space (cosine, or the adapter's score).")
+    semantic: float = Field(description="S: softmax of the similarities over the candidates, relative to the best (0..1].")
+    emotional: float = Field(description="E: (1 + cosine of the two valence–arousal points) / 2.")
+    total: float = Field(description="T = alpha·S + (1 − alpha)·E, the ranking score.")
+    emotion: Optional[str]
+    taxonomy: Optional[str]
+    valence: Optional[float]
+    arousal: Optional[float]
+    reason: str = Field(description="Both scores and both items' emotions, in words.")
+    media_url: Optional[str] = Field(description="Where the page loads the item's image or audio (this server only).")
+
+
 class MatchResponse(BaseModel):
     """The query's own analysis and its best matches: the fields of ``emoalign match --json``."""
 
     model_config = ConfigDict(extra="allow")
 
-    query: dict[str, Any] = Field(description="The query item: its modality, emotion, valence and arousal.")
-    results: list[dict[str, Any]] = Field(description="Hits, best first, each with its scores, emotion and a `media_url` for the page.")
+    query: MatchQuery
+    results: list[MatchHit] = Field(description="Best first.")
+    alpha: float
+    temperature: float
+    index: str = Field(description="The index folder's name.")
+    space: str
+    score_kind: str
+    filters: dict[str, Optional[str]]
 
 
 class Problem(BaseModel):
-    """An error: ``detail`` says what is wrong."""
+    """An error: ``detail`` says what is wrong; invalid fields are also listed in ``errors``."""
 
     detail: str
+    errors: Optional[list[dict[str, Any]]] = None
 
 
 class TaxonomyLabel(BaseModel):

@@ -32,7 +32,9 @@ const pct = (x) => `${Math.round(100 * x)}%`;
 
 // ------------------------------------------------------------------------------------ API
 async function api(path, body) {
-  const res = await fetch(path, body ? { method: "POST", body } : {});
+  const init = !body ? {} : body instanceof FormData ? { method: "POST", body }
+    : { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } };
+  const res = await fetch(path, init);
   let data = null;
   try { data = await res.json(); } catch (_) { /* not JSON */ }
   if (!res.ok) {
@@ -152,20 +154,26 @@ function drawChart(labels, row, hits) {
 // ---------------------------------------------------------------------------- matches
 // Read a hit of /api/match (the fields of `emoalign match --json`) into what a card shows.
 function readHit(h) {
-  const num = (...keys) => { for (const k of keys) if (typeof h[k] === "number") return h[k]; return null; };
-  const path = h.path || h.id || "";
+  const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
   return {
-    name: h.name || path.split("/").pop() || h.id || "item",
-    modality: h.modality || (h.media_type || "").split("/")[0],
+    name: h.id || (h.path || "").split("/").pop() || "item",
+    modality: h.modality,
     url: h.media_url || null,
-    score: num("score", "total", "T"),
-    semantic: num("semantic", "semantic_score", "S"),
-    emotional: num("emotional", "emotional_score", "E"),
-    emotion: h.emotion || h.label || null,
-    valence: num("valence"),
-    arousal: num("arousal"),
+    score: num(h.total),
+    semantic: num(h.semantic),
+    emotional: num(h.emotional),
+    emotion: h.emotion || null,
+    valence: num(h.valence),
+    arousal: num(h.arousal),
     reason: h.reason || null,
   };
+}
+
+// A plain-words verdict from the emotional score E = (1 + cos of the two V–A points) / 2.
+function verdict(h, query) {
+  if (h.emotional === null) return `Feels ${h.emotion || "?"}.`;
+  const mood = h.emotional >= 0.85 ? "a very close mood" : h.emotional >= 0.6 ? "a similar mood" : h.emotional >= 0.4 ? "a somewhat different mood" : "a contrasting mood";
+  return `Feels ${h.emotion || "?"} — ${mood} to your ${query.label}.`;
 }
 
 function scoreRow(name, value, cls) {
@@ -176,28 +184,38 @@ function scoreRow(name, value, cls) {
     el("span", { class: "num", text: value.toFixed(2) })];
 }
 
+// A music card's picture: a note on a colour from its valence (warm = pleasant) and arousal
+// (saturated = energetic), then the player.
+function musicArt(h) {
+  const v = h.valence ?? 0, a = h.arousal ?? 0;
+  const hue = Math.round(230 - 200 * (v + 1) / 2);
+  const sat = Math.round(25 + 55 * (a + 1) / 2);
+  const art = el("div", { class: "music-art", style: `background:linear-gradient(135deg,hsl(${hue} ${sat}% 78%),hsl(${hue + 25} ${sat}% 62%))` },
+    el("svg:svg", { viewBox: "0 0 24 24", width: 40, height: 40, "aria-hidden": "true" },
+      el("svg:path", { d: "M9 18V5l11-2v13M9 18a3 3 0 1 1-6 0 3 3 0 0 1 6 0Zm11-2a3 3 0 1 1-6 0 3 3 0 0 1 6 0Z", fill: "none", stroke: "currentColor", "stroke-width": 1.6, "stroke-linecap": "round", "stroke-linejoin": "round" })));
+  return el("div", { class: "music" }, art, el("audio", { src: h.url, controls: "", preload: "metadata" }));
+}
+
 function card(h, i, query) {
   let media;
   if (h.url && h.modality === "image") media = el("img", { src: h.url, alt: `${h.name} (${h.emotion || "image"})`, loading: "lazy" });
-  else if (h.url && (h.modality === "music" || h.modality === "audio")) media = el("audio", { src: h.url, controls: "", preload: "none" });
+  else if (h.url && (h.modality === "music" || h.modality === "audio")) media = musicArt(h);
   else media = el("span", { class: "muted", text: h.modality || "item" });
   const same = h.emotion && query.label && h.emotion.toLowerCase() === query.label.toLowerCase();
-  const reason = h.reason || (same
-    ? `Both feel ${h.emotion}.`
-    : `Yours feels ${query.label}; this one feels ${h.emotion || "unknown"}.`);
-  return el("article", { class: "match-card", "data-rank": i + 1 },
+  return el("article", { class: "match-card", "data-rank": i + 1, "data-modality": h.modality },
     el("div", { class: "media" }, media),
     el("div", { class: "body" },
       el("div", { class: "title" }, el("span", { text: h.name }), el("span", { class: "rank", text: `#${i + 1}` })),
+      el("p", { class: "verdict", text: verdict(h, query) }),
       el("div", { class: "chips" },
-        el("span", { class: "chip", title: "your item", text: `yours: ${query.label}` }),
-        el("span", { class: same ? "chip same" : "chip", title: "this match", text: `this: ${h.emotion || "?"}` }),
-        h.valence !== null ? el("span", { class: "chip", text: `V ${fmt(h.valence, 1)} · A ${fmt(h.arousal, 1)}` }) : null),
+        el("span", { class: "chip", title: "your item's emotion", text: `yours: ${query.label}` }),
+        el("span", { class: same ? "chip same" : "chip", title: "this match's emotion", text: `this: ${h.emotion || "?"}` }),
+        h.valence !== null ? el("span", { class: "chip", title: "this match's valence and arousal", text: `V ${fmt(h.valence, 1)} · A ${fmt(h.arousal, 1)}` }) : null),
       el("div", { class: "scores" },
         ...scoreRow("semantic", h.semantic, "sem"),
         ...scoreRow("emotional", h.emotional, "emo"),
         ...scoreRow("overall", h.score, "total")),
-      el("p", { class: "reason", text: reason })));
+      h.reason ? el("p", { class: "reason", text: h.reason }) : null));
 }
 
 function showMatches(data, emotionRow) {
@@ -206,10 +224,10 @@ function showMatches(data, emotionRow) {
   const hits = (data.results || []).map(readHit);
   const q = data.query || {};
   const query = { label: q.emotion || q.label || (emotionRow && emotionRow.label) || "?" };
-  const want = hits.length && hits[0].modality === "image" ? "pictures" : "music";
+  const want = (q.modality || "") === "music" ? "pictures" : "music";
   $("#matches-title").textContent = `Best matching ${want}`;
   $("#matches-note").textContent = hits.length
-    ? `${hits.length} from the index, ranked by meaning and emotion together.`
+    ? `${hits.length} from the index, ranked by T = α·semantic + (1 − α)·emotional with α = ${Number(data.alpha).toFixed(2)}.`
     : "Nothing in the index matches (try another emotion filter).";
   $("#matches").replaceChildren(...hits.map((h, i) => card(h, i, query)));
   const svg = $("#va-chart");
@@ -240,6 +258,7 @@ function showPreview(file) {
   let media = null;
   if (file.type.startsWith("image/")) media = el("img", { src: url, alt: "your image" });
   else if (file.type.startsWith("audio/")) media = el("audio", { src: url, controls: "" });
+  box.classList.toggle("stacked", !(media && media.tagName === "IMG"));
   box.replaceChildren(...[media, el("span", { class: "name", text: `${file.name} · ${(file.size / 1024).toFixed(0)} KB` })].filter(Boolean));
   box.hidden = false;
 }
@@ -289,10 +308,8 @@ async function analyseText(text) {
   hideMatches();
   $("#preview").hidden = true;
   busy("Reading…");
-  const fd = new FormData();
-  fd.append("text", text);
   try {
-    const row = await api("/api/analyze", fd);
+    const row = await api("/api/analyze/text", { text });
     if (id !== current) return;
     await showEmotion(row, "your text");
     hideMatches("Matching takes an image or a music clip; texts are analysed only.");
@@ -325,6 +342,10 @@ function init() {
     const s = $("#service");
     s.classList.add("ok");
     hasIndex = Boolean(h.index);
+    if (h.index && typeof h.index.default_alpha === "number") {
+      $("#alpha").value = h.index.default_alpha;
+      $("#alpha-out").textContent = Number(h.index.default_alpha).toFixed(2);
+    }
     s.textContent = h.index ? `ready · ${h.index.items} items indexed` : "ready · no index (analysis only)";
   }).catch(() => { $("#service").textContent = "service unreachable"; });
 }
