@@ -14,6 +14,7 @@ from emoalign.encode.base import Encoder
 #: name → "module:Class"
 ENCODERS: dict[str, str] = {
     "speech-egemaps": "emoalign.encode.speech:EgemapsSpeechEncoder",
+    "speech-wav2vec2-hub": "emoalign.encode.speech_hub:HubSpeechEncoder",
     "text-use": "emoalign.encode.text:USETextEncoder",
     "face-fer": "emoalign.encode.face:FERFaceEncoder",
     "image-scene": "emoalign.encode.image:SceneImageEncoder",
