@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import sys
 import tempfile
@@ -49,11 +50,20 @@ def make_collection(folder: Path, n: int, seconds: float) -> list[Record]:
     return records
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time (user + system) of this process and of its finished children (the pool's workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def timed(records, encoder, out: Path, **kw):
     shutil.rmtree(out, ignore_errors=True)
+    c0 = cpu_seconds()
     t = time.perf_counter()
     s = extract(records, encoder, out, progress=False, **kw)
-    return time.perf_counter() - t, s
+    sec = time.perf_counter() - t
+    c1 = cpu_seconds()
+    return sec, s, (c1[0] - c0[0]) + (c1[1] - c0[1])
 
 
 def main() -> None:
@@ -96,23 +106,27 @@ def main() -> None:
                 plans.append((f"ray × {args.workers} actors", dict(engine="ray", workers=args.workers)))
             for label, kw in plans:
                 out = work / f"{enc}-{label.split()[0]}"
-                sec, s = timed(records, enc, out, batch_size=args.batch_size, **kw)
-                runs[label] = (sec, s, out, os.getloadavg()[0])
+                sec, s, cpu = timed(records, enc, out, batch_size=args.batch_size, **kw)
+                if kw.get("engine") == "ray":
+                    cpu = None  # the actors are the cluster's processes, not ours: their CPU time is not seen here
+                runs[label] = (sec, s, out, os.getloadavg()[0], cpu)
                 print(f"{enc:16s} {label:22s} {sec:7.1f} s  {s.computed / sec:7.1f} items/s  "
-                      f"(computed {s.computed}, failed {s.failed}, shards {s.shards})", flush=True)
+                      f"(computed {s.computed}, failed {s.failed}, shards {s.shards}, cpu {cpu})", flush=True)
             base = runs["serial (in process)"][0]
-            for label, (sec, s, _, load) in runs.items():
-                rows.append((enc, label, args.batch_size, s.computed, s.failed, sec, s.computed / sec, base / sec, load))
+            for label, (sec, s, _, load, cpu) in runs.items():
+                rows.append((enc, label, args.batch_size, s.computed, s.failed, sec, s.computed / sec, base / sec, load, cpu))
             # Resume over the finished pool folder: nothing to compute, only hashing and planning.
             pool_label = f"local pool × {args.workers}"
+            c0 = cpu_seconds()
             t = time.perf_counter()
             s = extract(records, enc, runs[pool_label][2], workers=args.workers, progress=False)
             sec = time.perf_counter() - t
-            rows.append((enc, "resume (all stored)", args.batch_size, s.computed, s.failed, sec, len(records) / sec, base / sec, os.getloadavg()[0]))
+            cpu = sum(cpu_seconds()) - sum(c0)
+            rows.append((enc, "resume (all stored)", args.batch_size, s.computed, s.failed, sec, len(records) / sec, base / sec, os.getloadavg()[0], cpu))
             print(f"{enc:16s} resume                 {sec:7.1f} s  (reused {s.reused})", flush=True)
             ids = [r.id for r in records]
             ref = FeatureTable(runs["serial (in process)"][2]).vectors(ids, encoder=enc).vectors
-            for label, (_, _, out, _) in runs.items():
+            for label, (_, _, out, _, _) in runs.items():
                 diff = float(np.abs(FeatureTable(out).vectors(ids, encoder=enc).vectors - ref).max())
                 checks.append((enc, label, diff))
     finally:
@@ -148,13 +162,18 @@ def write_report(args, rows, checks, ray_start, gen_s, mb, load_before) -> None:
         f"`emoalign.data.fixtures.media.synth_clip`, seeds 0..{args.n - 1}.",
         "",
         "Each run writes a fresh feature folder (one Parquet shard per batch, atomically) and includes "
-        "building the encoder in every process that runs it. `vs serial` = serial time / this time.",
+        "building the encoder in every process that runs it. `vs serial` = serial time / this time. "
+        "`CPU s (ours)`: user + system CPU of this process and its pool workers (Ray actors belong to the "
+        "cluster and are not counted). When the load average is far above the core count, other work "
+        "holds the cores and wall-clock ratios mostly measure that contention; CPU seconds still show "
+        "each engine's own cost.",
         "",
-        "| encoder | engine | batch | computed | failed | seconds | items/s | vs serial | load avg (1 min) after |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| encoder | engine | batch | computed | failed | seconds | items/s | vs serial | CPU s (ours) | load avg after |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for enc, label, bs, computed, failed, sec, ips, ratio, load in rows:
-        lines.append(f"| {enc} | {label} | {bs} | {computed} | {failed} | {sec:.1f} | {ips:.1f} | {ratio:.2f}× | {load:.1f} |")
+    for enc, label, bs, computed, failed, sec, ips, ratio, load, cpu in rows:
+        cpu_text = "-" if cpu is None else f"{cpu:.1f}"
+        lines.append(f"| {enc} | {label} | {bs} | {computed} | {failed} | {sec:.1f} | {ips:.1f} | {ratio:.2f}× | {cpu_text} | {load:.1f} |")
     lines.append("")
     if ray_start is not None:
         lines.append(f"Ray local cluster start (`ray.init(num_cpus={args.workers})`), not in the rows above: {ray_start:.1f} s.")

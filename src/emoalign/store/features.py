@@ -339,6 +339,8 @@ class FeatureTable:
             holding = [n for n in names if pc.any(pc.is_in(self._raw(n).column(column), value_set=pa.array(wanted, pa.string()))).as_py()]
             if len(holding) == 1:
                 return holding[0]
+            if not holding:
+                raise KeyError(f"{self.folder}: no features for any of {wanted[:5]} (encoders here: {names})")
             if holding:
                 spaces = {n: self.space(n) for n in holding}
                 raise ValueError(
