@@ -39,13 +39,16 @@ from typing import Literal
 
 import numpy as np
 
-#: Working bytes per cell of an (rows × cols) block, worst case: the float32 product, a copy of
-#: the touched rows, their mask, a partition copy, and the exp temporary of the log-sum-exp.
-BYTES_PER_CELL = 18
+#: Working bytes per cell of a (rows × cols) product block: the float32 product (4), the exp
+#: temporary of the log-sum-exp (4), and the per-slice temporaries of the filter (mask, partition
+#: and heavy-row copies of one 2048-column slice per thread: at most 2 per cell of the block).
+BYTES_PER_CELL = 10
 DEFAULT_MEMORY_BUDGET = 512 * 2**20
-#: Width of the first column block of each row block: its full partition seeds the K-th-best
-#: thresholds, so keeping it narrow keeps that one expensive step cheap.
-SEED_COLUMNS = 2048
+#: The fused filter walks each product block in column slices of this width: the first slice of a
+#: row block is partitioned to seed the K-th-best thresholds (one cheap, narrow partition), and
+#: every slice raises them before the next is scanned, so few entries ever pass the filter
+#: (≈ K·ln(M / slice) per row in all, instead of ≈ K·width/slice for a whole wide block).
+SLICE_COLUMNS = 2048
 
 Method = Literal["fused", "argpartition", "torch"]
 
@@ -69,7 +72,7 @@ def plan_blocks(n: int, m: int, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> t
     """(row_block, col_block) whose working set fits ``memory_budget`` bytes.
 
     >>> plan_blocks(50_000, 50_000, 512 * 2**20)
-    (2048, 14563)
+    (2048, 26214)
     >>> plan_blocks(10, 10, 10**9)
     (10, 10)
     """
@@ -151,7 +154,7 @@ def _fold(B: np.ndarray, vals: np.ndarray, idx: np.ndarray, pos: np.ndarray, wid
         return 0
     r, c = np.divmod(pos, width)
     active = np.unique(r)
-    _merge(vals, idx, active, r, B.reshape(-1)[pos], c + col0)
+    _merge(vals, idx, active, r, B[r, c], c + col0)
     return int(pos.size)
 
 
@@ -246,7 +249,7 @@ def exact_topk(
     if method == "torch":
         return _torch_topk(X, Y, k, rb, cb, vals, idx, lse_max, lse_sum, temperature, stats)
     update = _update_fused if method == "fused" else _update_argpartition
-    buf = np.empty(rb * max(cb, min(m, SEED_COLUMNS)), dtype=np.float32)
+    buf = np.empty(rb * cb, dtype=np.float32)
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     bar = _progress(progress, n)
     try:
@@ -256,7 +259,8 @@ def exact_topk(
             rows = r1 - r0
             # the baseline stays single-threaded on purpose (it is what we compare against)
             chunks = _chunks(rows, threads if method == "fused" else 1)
-            for c0, c1 in _column_blocks(m, cb, first=min(cb, SEED_COLUMNS) if method == "fused" else cb):
+            for c0 in range(0, m, cb):
+                c1 = min(m, c0 + cb)
                 t0 = time.perf_counter()
                 B = buf[: rows * (c1 - c0)].reshape(rows, c1 - c0)
                 np.matmul(Xb, Y[c0:c1].T, out=B)
@@ -266,7 +270,9 @@ def exact_topk(
                     s = slice(r0 + ch.start, r0 + ch.stop)
                     if lse_max is not None:
                         _update_lse(B[ch], lse_max[s], lse_sum[s], inv_tau)
-                    return update(B[ch], vals[s], idx[s], c0)
+                    if method != "fused":
+                        return update(B[ch], vals[s], idx[s], c0)
+                    return sum(update(B[ch, a:a + SLICE_COLUMNS], vals[s], idx[s], c0 + a) for a in range(0, B.shape[1], SLICE_COLUMNS))
 
                 found = sum(work(ch) for ch in chunks) if pool is None or len(chunks) == 1 else sum(pool.map(work, chunks))
                 stats["candidates"] += found
@@ -281,16 +287,6 @@ def exact_topk(
         if bar is not None:
             bar.close()
     return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats)
-
-
-def _column_blocks(m: int, cb: int, first: int):
-    """Column ranges: a first block of width ``first`` (the threshold seed), then width ``cb``."""
-    c0 = 0
-    width = max(1, first)
-    while c0 < m:
-        c1 = min(m, c0 + width)
-        yield c0, c1
-        c0, width = c1, cb
 
 
 def _chunks(rows: int, threads: int) -> list[slice]:
