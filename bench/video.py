@@ -117,6 +117,11 @@ def main() -> None:
         full.face_encoder  # noqa: B018
         full_s, res_full = timed(lambda: full.encode([clip])[0], args.repeats)
         rows.append(("faces + voice (default)", full_s))
+        from emoalign.encode.video import _wav, segment_bounds
+
+        segs = [_wav(video.audio[int(a * 16000) : int(b * 16000)], 16000) for a, b in segment_bounds(video.duration, 3.0)]
+        voice_s, _ = timed(lambda: full.speech_encoder.encode(segs), args.repeats)
+        rows.append((f"of which voice alone (speech-egemaps on {len(segs)} 3-s segments)", voice_s))
     except Exception as exc:  # speech model missing in this checkout
         res_full = None
         speech_note = f"faces + voice not measured: speech-egemaps unavailable ({type(exc).__name__}: {exc})"
