@@ -149,3 +149,33 @@ def test_collections_without_labels_use_the_offline_affect_encoders(tmp_path):
 def test_bad_source_argument_is_named():
     result = CliRunner().invoke(cli, ["pairs", "build", "--music", "nosuch:/x", "--images", "emid:/x", "--out", "/tmp/x"])
     assert result.exit_code != 0 and "NAME:PATH" in result.output
+
+
+def test_nrc_vad_lexicon_places_the_tags_as_the_paper_did(built, emid_root, tmp_path):
+    # a stand-in file in NRC-VAD v1 format (0..1); the real lexicon is user-supplied, never shipped
+    out, _ = built
+    lex = tmp_path / "nrc.txt"
+    values = {"amusement": 0.9, "awe": 0.8, "contentment": 0.7, "excitement": 0.95, "anger": 0.1, "disgust": 0.05, "fear": 0.15, "sadness": 0.2}
+    lex.write_text("".join(f"{w}\t{v}\t0.5\t0.5\n" for w, v in values.items()), encoding="utf-8")
+    summary = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "nrc"),
+                  "--semantic", "xmodal", "--top-k", "8", "--nrc-vad", str(lex), "--features", str(out), "--workers", "1", "--no-progress")
+    assert summary["affect"]["lexicon"].startswith("NRC-VAD")
+    table = pq.read_table(tmp_path / "nrc" / "records.parquet").to_pandas()
+    images = table[table.side == "image"]
+    for row in images.itertuples():
+        assert row.valence == pytest.approx(2 * values[row.category] - 1)
+        assert row.arousal == pytest.approx(0.0)
+
+
+def test_text_bridge_pairs_captions_with_feelings(built, emid_root, tmp_path):
+    from emoalign.encode.registry import available_encoders
+
+    reason = available_encoders().get("text-use")
+    if reason is not None:
+        pytest.skip(f"text-use not importable here: {reason}")
+    summary = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "text"),
+                  "--top-k", "8", "--workers", "1", "--no-progress")
+    sem = summary["semantic"]
+    assert sem["backend"] == "text-bridge" and sem["space"] == "usem3"  # auto: every EMID item has text
+    assert sem["text_origins"] == {"feeling": summary["counts"]["music_in"], "text": summary["counts"]["images_in"]}
+    assert summary["counts"]["pairs"] == 3 * summary["counts"]["music_paired"]

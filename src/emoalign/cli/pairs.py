@@ -48,20 +48,21 @@ def pairs() -> None:
               help="auto: items' own ratings/labels where present, encoders otherwise.")
 @click.option("--nrc-vad", type=click.Path(exists=True, dir_okay=False), default=None, help="NRC-VAD lexicon file for label coordinates (as the paper).")
 @click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder to reuse (default: OUT).")
-@click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes.")
+@click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes (or Ray actors).")
+@click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]), help="Extraction engine (ray: pip install 'emoalign[ray]').")
 @click.option("--memory-mb", default=512, show_default=True, type=click.IntRange(16), help="Working memory of exact pairing.")
 @click.option("--full-softmax/--no-full-softmax", default=True, show_default=True, help="Also store the paper's S over all images.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic, seed, temperature, s_norm, method, affect,
-                    nrc_vad, features, workers, memory_mb, full_softmax, progress, as_json) -> None:
+                    nrc_vad, features, workers, engine, memory_mb, full_softmax, progress, as_json) -> None:
     """Pair every clip of --music with its --keep best images of --images by T = αS + (1−α)E."""
     from emoalign.pair.build import PairsConfig, build_pairs
 
     try:
         config = PairsConfig(alpha=alpha, top_k=top_k, keep=keep, semantic=semantic, temperature=temperature, s_norm=s_norm,
                              method=method, full_softmax=full_softmax, affect=affect, nrc_vad=nrc_vad, seed=seed,
-                             memory_budget=memory_mb * 2**20, workers=workers, features=features)
+                             memory_budget=memory_mb * 2**20, workers=workers, engine=engine, features=features)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     msrc, isrc = parse_source(music_src), parse_source(image_src)

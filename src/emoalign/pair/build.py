@@ -1,7 +1,8 @@
 """``emoalign pairs build``: two collections → EMID-style emotion-aware pairs, written to a folder.
 
 1. **Semantic vectors** through the feature store (`emoalign.store.extract`, resumable, nothing
-   computed twice) with a semantic backend (`emoalign.encode.joint`): both sides in one space.
+   computed twice; local worker processes or ``engine="ray"``) with a semantic backend
+   (`emoalign.encode.joint`): both sides in one space. An interrupted run resumes from the store.
 2. **Affect** per item. ``affect="auto"``: a record's own valence/arousal (EMID clips: their
    listener ratings) and its own labels (EMID images: the Mikels tag, placed at the tag's point in
    the taxonomy — Warriner norms by default, NRC-VAD as in the paper with ``nrc_vad=``); items with
@@ -74,6 +75,7 @@ class PairsConfig:
     seed: int = 0
     memory_budget: int = DEFAULT_MEMORY_BUDGET
     workers: int | None = None
+    engine: str = "local"
     features: str | None = None
 
     def __post_init__(self) -> None:
@@ -87,6 +89,8 @@ class PairsConfig:
             raise ValueError(f"affect must be 'auto' or 'encoder', got {self.affect!r}")
         if self.method not in ("exact", "ivf", "hnsw"):
             raise ValueError(f"method must be exact, ivf or hnsw, got {self.method!r}")
+        if self.engine not in ("local", "ray"):
+            raise ValueError(f"engine must be 'local' or 'ray', got {self.engine!r}")
         if self.s_norm == "softmax" and not (self.full_softmax and self.method == "exact"):
             raise ValueError("s_norm='softmax' needs full_softmax=True and method='exact'")
 
@@ -179,8 +183,8 @@ def build_pairs(
     text_origins = Counter(r.meta.get("text_origin") for r in [*m_in, *i_in] if r.modality == "text")
     t0 = time.perf_counter()
     extraction = {}
-    extraction["semantic_music"] = extract(_ns("music", m_in), backend.music_encoder, feat_dir, workers=config.workers, progress=progress).to_dict()
-    extraction["semantic_images"] = extract(_ns("image", i_in), backend.image_encoder, feat_dir, workers=config.workers, progress=progress).to_dict()
+    extraction["semantic_music"] = extract(_ns("music", m_in), backend.music_encoder, feat_dir, workers=config.workers, engine=config.engine, progress=progress).to_dict()
+    extraction["semantic_images"] = extract(_ns("image", i_in), backend.image_encoder, feat_dir, workers=config.workers, engine=config.engine, progress=progress).to_dict()
     table = FeatureTable(feat_dir)
     m_ok = _stored_ids(table, backend.music_encoder, (f"music:{r.id}" for r in music))
     i_ok = _stored_ids(table, backend.image_encoder, (f"image:{r.id}" for r in images))
@@ -295,7 +299,7 @@ def _place(records, side, encoder, config, lexicon, feat_dir, progress) -> tuple
             placed[r.id] = p
     extraction = {}
     if todo:
-        extraction[f"affect_{side}"] = extract(_ns(side, todo), encoder, feat_dir, workers=config.workers, progress=progress).to_dict()
+        extraction[f"affect_{side}"] = extract(_ns(side, todo), encoder, feat_dir, workers=config.workers, engine=config.engine, progress=progress).to_dict()
         table = FeatureTable(feat_dir)
         ok = _stored_ids(table, encoder, (f"{side}:{r.id}" for r in todo))
         kept = [r for r in todo if f"{side}:{r.id}" in ok]
