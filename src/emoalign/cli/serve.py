@@ -41,3 +41,7 @@ def serve(host: str, port: int, index_dir: str | None, no_index: bool, max_uploa
         raise click.ClickException(str(exc)) from None
     click.echo(f"emoalign serving on http://{host}:{port}/  (API docs: /docs)", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+if __name__ == "__main__":  # `python -m emoalign.cli.serve` (used to start it as a child process)
+    serve(prog_name="emoalign serve")

@@ -47,7 +47,7 @@ from emoalign.serve import locks
 from emoalign.serve.limits import BodyLimit
 from emoalign.serve.media import MediaNotFound
 from emoalign.serve.schemas import AnalyzeResult, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
-from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, mime_of
+from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, mime_of, tidy_message
 
 log = logging.getLogger("emoalign.serve")
 
@@ -167,10 +167,10 @@ def create_app(
         from emoalign.encode.analyze import analyze, detect_modality
 
         data = _read_upload(file, cfg.max_upload_bytes)
+        name = clean_name(file.filename)
         kind = kind_of(data)
         check_modality(kind, modality.value)
-        check_decodes(data, kind)
-        name = clean_name(file.filename)
+        check_decodes(data, kind, name)
         if modality != Modality.auto:
             m = modality.value
         elif kind == "audio":
@@ -210,7 +210,7 @@ def create_app(
             raise UploadError(503, "no index is loaded: start the service with --index DIR (or without it, to use the example index)")
         data = _read_upload(file, cfg.max_upload_bytes)
         kind = kind_of(data, ("image", "audio"), purpose="matching")
-        check_decodes(data, kind)
+        check_decodes(data, kind, clean_name(file.filename))
         for name in m.encoders:
             _require_encoder(name)
         return m.match(data, kind=kind, name=clean_name(file.filename), top=top, alpha=alpha, emotion=emotion or None)
@@ -285,4 +285,4 @@ def _read_upload(file: UploadFile, limit: int) -> bytes:
 
 def _named(message: str, data: bytes, name: str | None) -> str:
     """An encoder message with the anonymous ``<N bytes>`` replaced by the upload's name."""
-    return message.replace(f"<{len(data)} bytes>", name or "upload") if data else message
+    return tidy_message(message, data, name or "upload")

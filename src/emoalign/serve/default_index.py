@@ -6,7 +6,8 @@ emotion) in the offline ``xmodal`` space (`emoalign.encode.joint_xmodal`), which
 image or clip — an uploaded query has no caption for the text bridge to use. It is a demo
 collection, not a model of anyone's taste.
 
-Layout, under the user cache dir (``$EMOALIGN_CACHE`` or ``~/.cache/emoalign``)::
+Layout, under the user cache dir (``$EMOALIGN_CACHE`` or ``~/.cache/emoalign``; the folder itself
+can be set with ``$EMOALIGN_SERVE_EXAMPLE``)::
 
     serve-example-v<emoalign>-i<index format>/data/emid/...   the example media
     serve-example-v<emoalign>-i<index format>/index/          the index
@@ -33,9 +34,14 @@ SEED = 0
 
 
 def example_dir() -> Path:
+    """Where the example index lives: ``$EMOALIGN_SERVE_EXAMPLE``, else a versioned folder in the cache."""
+    import os
+
     from emoalign.encode.image import cache_dir
     from emoalign.store.index import FORMAT_VERSION
 
+    if os.environ.get("EMOALIGN_SERVE_EXAMPLE"):
+        return Path(os.environ["EMOALIGN_SERVE_EXAMPLE"])
     return cache_dir() / f"serve-example-v{__version__}-i{FORMAT_VERSION}"
 
 

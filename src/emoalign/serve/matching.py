@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from emoalign.serve.media import MediaRoot, common_root
-from emoalign.serve.uploads import UploadError
+from emoalign.serve.uploads import UploadError, tidy_message
 
 
 class IndexMatcher:
@@ -78,7 +78,7 @@ class IndexMatcher:
         try:
             res = self.matcher.match(data, top=top, alpha=alpha, emotion=emotion, name=name)
         except QueryError as exc:
-            raise UploadError(422, str(exc)) from None
+            raise UploadError(422, tidy_message(str(exc), data, name)) from None
         except EmptyIndexError as exc:
             if emotion is None:
                 raise UploadError(503, f"the index has no items to match against ({_short(exc)})") from None

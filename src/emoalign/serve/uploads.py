@@ -15,6 +15,8 @@ and whose message says what is wrong in words a person can act on.
 
 from __future__ import annotations
 
+import re
+
 from emoalign.encode.base import DecodeError
 from emoalign.encode.media import load_image, sniff_kind
 
@@ -100,7 +102,7 @@ def check_modality(kind: str, modality: str) -> None:
         raise UploadError(415, f"modality {modality!r} needs {_a(kinds[0])} {kinds[0]} file; this upload is {_a(kind)} {kind}")
 
 
-def check_decodes(data: bytes, kind: str) -> None:
+def check_decodes(data: bytes, kind: str, name: str = "upload") -> None:
     """422 with the decoder's own message when an image does not decode (or is a pixel bomb).
 
     Audio is decoded by modality detection (speech or music) and by the encoder, whose errors
@@ -110,7 +112,17 @@ def check_decodes(data: bytes, kind: str) -> None:
         try:
             load_image(data)
         except DecodeError as exc:
-            raise UploadError(422, str(exc).replace(f"<{len(data)} bytes>", "upload")) from None
+            raise UploadError(422, tidy_message(str(exc), data, name)) from None
+
+
+def tidy_message(message: str, data: bytes, name: str) -> str:
+    """A decoder message about in-memory bytes, naming the upload instead (and no object addresses).
+
+    >>> tidy_message("<3 bytes>: cannot decode image (cannot identify image file <_io.BytesIO object at 0x7f>)", b"abc", "a.png")
+    'a.png: cannot decode image (cannot identify image file)'
+    """
+    message = message.replace(f"<{len(data)} bytes>", name)
+    return re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", message)
 
 
 def clean_name(name: str | None, fallback: str = "upload") -> str:

@@ -256,7 +256,10 @@ function showPreview(file) {
   const box = $("#preview");
   const url = URL.createObjectURL(file);
   let media = null;
-  if (file.type.startsWith("image/")) media = el("img", { src: url, alt: "your image" });
+  if (file.type.startsWith("image/")) {
+    media = el("img", { src: url, alt: "your image" });
+    media.addEventListener("error", () => media.remove()); // the browser cannot show it: the name still does
+  }
   else if (file.type.startsWith("audio/")) media = el("audio", { src: url, controls: "" });
   box.classList.toggle("stacked", !(media && media.tagName === "IMG"));
   box.replaceChildren(...[media, el("span", { class: "name", text: `${file.name} · ${(file.size / 1024).toFixed(0)} KB` })].filter(Boolean));
