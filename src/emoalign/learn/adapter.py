@@ -323,8 +323,8 @@ class EMIAdapter:
 
     @staticmethod
     def _key(rec: dict) -> tuple[float, float]:
-        r10 = np.nanmean([rec.get("val_r10_m2i", np.nan), rec.get("val_r10_i2m", np.nan)])
-        return (float(r10) if np.isfinite(r10) else -1.0, -float(rec.get("val_loss", 0.0) or 0.0))
+        vals = [rec[k] for k in ("val_r10_m2i", "val_r10_i2m") if k in rec and np.isfinite(rec[k])]
+        return (float(np.mean(vals)) if vals else -1.0, -float(rec.get("val_loss", 0.0) or 0.0))
 
     def _state(self) -> dict:
         return {k: v.detach().clone() for k, v in self._net.state_dict().items()}
