@@ -127,35 +127,46 @@ def load_image(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray
     return np.asarray(rgb)
 
 
-# Magic numbers → modality, for `--modality auto` and upload checks (by content, not by name).
+# Magic numbers → MIME type, for `--modality auto` and upload checks (by content, not by name).
 _SIGNATURES: list[tuple[bytes, int, str]] = [
-    (b"\x89PNG\r\n\x1a\n", 0, "image"),
-    (b"\xff\xd8\xff", 0, "image"),
-    (b"GIF8", 0, "image"),
-    (b"BM", 0, "image"),
-    (b"RIFF", 0, "riff"),  # WAVE (audio) or WEBP (image): disambiguated below
-    (b"fLaC", 0, "audio"),
-    (b"OggS", 0, "audio"),
-    (b"ID3", 0, "audio"),
-    (b"\xff\xfb", 0, "audio"),
-    (b"\xff\xf3", 0, "audio"),
-    (b"\xff\xf2", 0, "audio"),
-    (b"ftyp", 4, "video"),  # MP4/M4A/MOV: refined below
-    (b"\x1a\x45\xdf\xa3", 0, "video"),  # Matroska/WebM
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF8", 0, "image/gif"),
+    (b"BM", 0, "image/bmp"),
+    (b"RIFF", 0, "riff"),  # WAVE, WEBP or AVI: disambiguated below
+    (b"fLaC", 0, "audio/flac"),
+    (b"OggS", 0, "audio/ogg"),
+    (b"ID3", 0, "audio/mpeg"),
+    (b"\xff\xfb", 0, "audio/mpeg"),
+    (b"\xff\xf3", 0, "audio/mpeg"),
+    (b"\xff\xf2", 0, "audio/mpeg"),
+    (b"ftyp", 4, "video/mp4"),  # MP4/M4A/MOV: refined below
+    (b"\x1a\x45\xdf\xa3", 0, "video/webm"),  # Matroska/WebM
 ]
+_RIFF = {b"WAVE": "audio/wav", b"WEBP": "image/webp", b"AVI ": "video/x-msvideo"}
+
+
+def sniff_mime(head: bytes) -> str | None:
+    r"""The MIME type of a file from its first bytes (at least 12), or None if unrecognised.
+
+    >>> sniff_mime(b"\x89PNG\r\n\x1a\n" + bytes(8)), sniff_mime(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    ('image/png', 'audio/wav')
+    """
+    for magic, offset, mime in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            if mime == "riff":
+                return _RIFF.get(head[8:12])
+            if mime == "video/mp4" and head[8:11] in (b"M4A", b"M4B"):
+                return "audio/mp4"
+            return mime
+    return None
 
 
 def sniff_kind(head: bytes) -> str | None:
-    """Guess 'image', 'audio', 'video' or None from a file's first bytes.
+    r"""Guess 'image', 'audio', 'video' or None from a file's first bytes.
 
-    >>> sniff_kind(b"fLaC\\x00\\x00"), sniff_kind(b"hello")
+    >>> sniff_kind(b"fLaC\x00\x00"), sniff_kind(b"hello")
     ('audio', None)
     """
-    for magic, offset, kind in _SIGNATURES:
-        if head[offset : offset + len(magic)] == magic:
-            if kind == "riff":
-                return {b"WAVE": "audio", b"WEBP": "image", b"AVI ": "video"}.get(head[8:12])
-            if kind == "video" and head[8:11] in (b"M4A", b"M4B"):
-                return "audio"
-            return kind
-    return None
+    mime = sniff_mime(head)
+    return None if mime is None else mime.split("/", 1)[0]

@@ -15,6 +15,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(fig, out: str | Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
 def plot_taxonomies(out: str | Path, names: Sequence[str] | None = None) -> Path:
     """Every label of the given taxonomies (default: all) as a point in valence–arousal space.
 
@@ -42,12 +51,7 @@ def plot_taxonomies(out: str | Path, names: Sequence[str] | None = None) -> Path
     ax.set_title("Emotion taxonomies in valence–arousal space (Warriner et al. 2013 norms, scaled to [-1, 1])")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.2)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_confusion(matrix: np.ndarray, labels: Sequence[str], out: str | Path, title: str = "") -> Path:
@@ -68,12 +72,7 @@ def plot_confusion(matrix: np.ndarray, labels: Sequence[str], out: str | Path, t
                         color="white" if norm[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
     ax.set_title(title)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def plot_per_class(per_class: dict[str, dict[str, float]], out: str | Path, metrics: Sequence[str] = ("recall", "f1"), title: str = "") -> Path:
@@ -91,9 +90,4 @@ def plot_per_class(per_class: dict[str, dict[str, float]], out: str | Path, metr
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
