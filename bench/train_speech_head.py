@@ -75,11 +75,38 @@ def grouped_cv(X: np.ndarray, y: np.ndarray, actors: np.ndarray, mode: str, n_fo
     return {C: classification_report(y, p.astype(str), LABELS)["uar"] for C, p in preds.items()}
 
 
-def fit_mode(X: np.ndarray, y: np.ndarray, actors: np.ndarray, mode: str, spec: str, C: float, meta: dict):
+def speaker_group_cv(X: np.ndarray, y: np.ndarray, actors: np.ndarray, C: float, ks: tuple[int, ...],
+                     repeats: int = 3, n_folds: int = 4) -> dict[int, float]:
+    """Pooled UAR of the speaker-normalised head when a speaker's statistics come from groups of k clips.
+
+    The head is fitted as shipped (training actors normalised with all their clips); the held-out
+    fold's actors are split at random into groups of k clips, each normalised with its own
+    statistics: what a user with k clips per speaker gets.
+    """
+    from sklearn.model_selection import GroupKFold
+
+    rng = np.random.default_rng(0)
+    preds = {k: [np.empty(len(y), dtype=object) for _ in range(repeats)] for k in ks}
+    for train, test in GroupKFold(n_splits=n_folds).split(X, y, actors):
+        pooled = pooled_within_speaker_scale(X[train], actors[train])
+        head = fit_speech_head(prepare(X[train], actors[train], "speaker", pooled), y[train], C=C)
+        for k in ks:
+            for r in range(repeats):
+                groups = np.empty(len(test), dtype=object)
+                for spk in np.unique(actors[test]):
+                    idx = rng.permutation(np.flatnonzero(actors[test] == spk))
+                    for j, start in enumerate(range(0, len(idx), k)):
+                        groups[idx[start : start + k]] = f"{spk}/{j}"
+                preds[k][r][test] = head.predict(speaker_znorm(X[test], groups, pooled, DEFAULT_SHRINK))
+    return {k: float(np.mean([classification_report(y, p.astype(str), LABELS)["uar"] for p in preds[k]])) for k in ks}
+
+
+def fit_mode(X: np.ndarray, y: np.ndarray, actors: np.ndarray, mode: str, spec: str, C: float, meta: dict,
+             min_clips: int | None = None):
     pooled = pooled_within_speaker_scale(X, actors) if mode == "speaker" else None
     extra = dict(meta)
     if mode == "speaker":
-        extra.update(speaker_normalised=True, shrink=DEFAULT_SHRINK,
+        extra.update(speaker_normalised=True, shrink=DEFAULT_SHRINK, min_clips=min_clips,
                      pooled_scale=[float(f"{v:.6g}") for v in pooled])
     head = fit_speech_head(prepare(X, actors, mode, pooled), y, C=C, features=spec, meta=extra)
     return head, pooled
@@ -120,6 +147,19 @@ def main(argv: list[str] | None = None) -> int:
                 chosen[mode] = {"features": spec, "C": best_C, "cv_uar": round(scores[best_C], 4)}
         print(f"chosen {mode}: {chosen[mode]}", flush=True)
 
+    # how many clips a speaker needs before the speaker head beats the per-clip head (CV, tune actors)
+    spec, C = chosen["speaker"]["features"], chosen["speaker"]["C"]
+    ks = (4, 8, 12, 16, 24, 32, 48)
+    t = time.time()
+    group_uar = speaker_group_cv(F.matrix(spec)[tune], F.labels[tune], F.actors[tune], C, ks)
+    clip_uar = chosen["clip"]["cv_uar"]
+    enough = [k for k in ks if group_uar[k] >= clip_uar]
+    min_clips = enough[0] if enough else ks[-1]  # never better in CV: ask for as many clips as were tried
+    print("cv speaker groups of k clips: " + " ".join(f"{k}:{u:.3f}" for k, u in group_uar.items())
+          + f"  vs per-clip {clip_uar:.3f} → min_clips {min_clips}  ({time.time() - t:.0f} s)", flush=True)
+    chosen["speaker"]["group_cv_uar"] = {str(k): round(u, 4) for k, u in group_uar.items()}
+    chosen["speaker"]["min_clips"] = min_clips
+
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     held_out: dict[str, dict] = {}
@@ -130,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         common = {"taxonomy": "ravdess8", "data": "RAVDESS speech (Livingstone & Russo 2018), CC BY-NC-SA 4.0",
                   "selection": f"actor-grouped 4-fold CV on actors {args.tune_actors}, pooled UAR {chosen[mode]['cv_uar']}"}
         # dev head: tune actors only, tested once on the held-out actors
+        mc = chosen["speaker"]["min_clips"] if mode == "speaker" else None
         dev, pooled = fit_mode(X[tune], F.labels[tune], F.actors[tune], mode, spec, C,
-                               {**common, "train_actors": args.tune_actors, "role": "dev (held-out evaluation)"})
+                               {**common, "train_actors": args.tune_actors, "role": "dev (held-out evaluation)"}, mc)
         pred = dev.predict(prepare(X[test], F.actors[test], mode, pooled))
         rep = classification_report(F.labels[test], pred, LABELS)
         held_out[mode] = {k: round(rep[k], 4) for k in ("uar", "accuracy", "weighted_f1", "macro_f1")}
@@ -143,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         # shipped head: every actor
         final, _ = fit_mode(X[every], F.labels[every], F.actors[every], mode, spec, C,
                             {**common, "train_actors": f"{args.tune_actors},{args.test_actors}", "role": "shipped",
-                             "held_out_of_dev_head": dev.meta["held_out"]})
+                             "held_out_of_dev_head": dev.meta["held_out"]}, mc)
         final.save(out / files[mode])
     summary = {
         "data": str(args.data), "clips": int(every.sum()), "tune_actors": args.tune_actors,

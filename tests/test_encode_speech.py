@@ -99,7 +99,8 @@ def test_bad_inputs_fail_alone(enc, tmp_path):
     assert results[7].affect.probs == pytest.approx(alone[1].affect.probs)
 
 
-def test_speaker_normalisation_per_speaker(enc):
+def test_speaker_normalisation_per_speaker():
+    enc = EgemapsSpeechEncoder(min_speaker_clips=4)
     clips = _clips(7)
     ids = ["a"] * 5 + ["b"] * 2  # b has fewer than min_speaker_clips (4): per-clip head
     results = enc.encode(clips, speaker_ids=ids)
@@ -119,11 +120,18 @@ def test_speaker_normalisation_per_speaker(enc):
         enc.encode(clips, speaker_ids=["a"])
 
 
-def test_failed_inputs_do_not_count_towards_a_speaker(enc):
+def test_failed_inputs_do_not_count_towards_a_speaker():
+    enc = EgemapsSpeechEncoder(min_speaker_clips=4)
     clips = _clips(4)
     results = enc.encode([*clips[:3], b"", clips[3]], speaker_ids=["s"] * 5)
     assert [r.ok for r in results] == [True, True, True, False, True]
     assert all(r.details["speaker_normalised"] for r in results if r.ok)
+    results = enc.encode([*clips[:3], b""], speaker_ids=["s"] * 4)  # 3 decoded clips: too few
+    assert not any(r.details["speaker_normalised"] for r in results if r.ok)
+
+
+def test_shipped_speaker_head_sets_the_clip_threshold(enc):
+    assert enc.min_speaker_clips == enc.speaker_head.meta["min_clips"] >= 2
 
 
 def test_speaker_znorm_standardises_each_speaker():

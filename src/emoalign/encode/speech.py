@@ -12,8 +12,10 @@ so the encoder also ships a second head trained on *per-speaker z-normalised* fe
 and spread of that speaker's own clips in the batch (no labels needed) before the speaker head
 classifies them. It needs several clips per speaker that span varied emotions (a speaker whose
 clips are all angry would have the anger normalised away); speakers with fewer than
-``min_speaker_clips`` decoded clips fall back to the per-clip head. See
-``encode/models/speech_egemaps.md`` for the measured gain.
+``min_speaker_clips`` decoded clips fall back to the per-clip head (by default the number the
+speaker head's cross-validation found necessary to beat the per-clip head, stored in the
+head file). See ``encode/models/speech_egemaps.md`` for the measured gain and how it grows
+with the number of clips per speaker.
 
 Which feature set and regularisation the heads use was chosen by actor-grouped
 cross-validation (``bench/train_speech_head.py``); the head file records it, so the encoder
@@ -54,6 +56,9 @@ SPEAKER_HEAD_FILE = "speech_egemaps_spknorm.npz"
 #: Pseudo-count of the shrinkage of a speaker's feature spread towards the training pool's
 #: within-speaker spread (few clips give a noisy standard deviation).
 DEFAULT_SHRINK = 5.0
+#: Fewest decoded clips of a speaker for speaker normalisation when the head does not say
+#: (the shipped speaker head records the number its cross-validation found, ``meta["min_clips"]``).
+DEFAULT_MIN_SPEAKER_CLIPS = 8
 
 
 def union_spec(*specs: str) -> str:
@@ -319,7 +324,7 @@ class EgemapsSpeechEncoder(Encoder):
         head: str | Path | LinearClassifierHead | None = None,
         speaker_head: str | Path | LinearClassifierHead | None = None,
         *,
-        min_speaker_clips: int = 4,
+        min_speaker_clips: int | None = None,
     ) -> None:
         self.head = head if isinstance(head, LinearClassifierHead) else load_head(head, HEAD_FILE)
         if speaker_head is None and head is not None:
@@ -339,6 +344,9 @@ class EgemapsSpeechEncoder(Encoder):
                 raise ValueError(f"head for {h.meta['features']!r} features has {got} inputs, expected {expected}")
             if set(h.classes_) - set(tax.names):
                 raise ValueError(f"head classes {h.classes_} are not all ravdess8 labels {tax.names}")
+        if min_speaker_clips is None:  # the speaker head records how many clips it needs (measured by CV)
+            meta = self.speaker_head.meta if self.speaker_head is not None else {}
+            min_speaker_clips = meta.get("min_clips") or DEFAULT_MIN_SPEAKER_CLIPS
         self.min_speaker_clips = int(min_speaker_clips)
         # extract the union of what the heads read once; each head takes its own columns
         self.features = OpenSmileFeatures(union_spec(*(h.meta["features"] for h in heads)))

@@ -12,9 +12,12 @@ taxonomy that covers most labels wins, ravdess8 first on ties. Labels that match
 Long clips are cut into windows of ``window_seconds`` whose logits are averaged (weighted by
 length), so memory stays bounded.
 
-emotion2vec is not offered: its only loader is FunASR, which downloads the weights from
-ModelScope or the hub at load time, and its data2vec-2.0 checkpoints have no `transformers`
-class to load them with; a loader could not be tested here beyond its import.
+emotion2vec is not offered (yet). Its checkpoints (data2vec-2.0 style, 9 classes) load only
+through FunASR's ``AutoModel``, not through `transformers`; FunASR itself installs from PyPI but
+pulls ~30 packages (modelscope, numba, librosa, umap-learn, …) and fetches the weights from
+ModelScope or the hub at load time. A loader would need FunASR's config/checkpoint layout
+reproduced in a tiny random model to be tested here; until then its label set is handled by
+`map_model_labels` (``生气/angry`` … ``other``, ``<unk>``) for whoever wires it.
 
 >>> enc = HubSpeechEncoder("superb/wav2vec2-base-superb-er")  # doctest: +SKIP
 >>> enc.encode(["clip.wav"])[0].affect.top()  # doctest: +SKIP
