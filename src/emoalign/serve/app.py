@@ -82,7 +82,8 @@ class Modality(str, Enum):
     video = "video"
 
 
-_ERRORS = {code: {"model": Problem} for code in (413, 415, 422, 503)}
+#: Error answers of the upload endpoints (400: a malformed multipart body or Content-Length).
+_ERRORS = {code: {"model": Problem} for code in (400, 413, 415, 422, 503)}
 
 
 def create_app(
@@ -253,7 +254,8 @@ def create_app(
     def health_endpoint() -> dict[str, Any]:
         m = app.state.matcher
         return {"status": "ok", "version": __version__, "encoders": list(loaded),
-                "index": None if m is None else m.describe(), "limits": asdict(cfg)}
+                "index": None if m is None else m.describe(), "limits": asdict(cfg),
+                "locks": {name: dict(v) for name, v in list(locks.STATS.items())}}
 
     @app.get("/api/version", response_model=Version, tags=["service"], summary="Name and version")
     def version_endpoint() -> dict[str, str]:

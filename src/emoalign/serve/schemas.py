@@ -114,6 +114,7 @@ class Health(BaseModel):
     encoders: list[str] = Field(description="Encoders loaded at startup (each serialised by its own lock).")
     index: Optional[dict[str, Any]] = Field(description="The loaded index (items, modalities, folder), or null if none.")
     limits: dict[str, int]
+    locks: dict[str, dict[str, float]] = Field(description="Per encoder: calls, seconds waiting for its lock, seconds running.")
 
 
 class Version(BaseModel):
