@@ -277,3 +277,31 @@ def test_nothing_is_written_by_requests(client, jpg, index_dir, media_dir):
     client.delete("/api/media/musicData/" + next((media_dir / "musicData").iterdir()).name)
     assert snapshot() == before
     assert not Path("/tmp/evil.png").exists()
+
+
+def test_concurrent_matches_give_the_sequential_answers(client, media_dir):
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = sorted((media_dir / "imageData").rglob("*.jpg"))[:3] + sorted((media_dir / "musicData").glob("*.mp3"))[:3]
+    expected = {q.name: _match(client, q, name=q.name, top=5).json() for q in queries}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda i: (queries[i % 6].name, _match(client, queries[i % 6], name=queries[i % 6].name, top=5)), range(30)))
+    for name, r in got:
+        assert r.status_code == 200, r.text
+        want = expected[name]
+        assert [h["id"] for h in r.json()["results"]] == [h["id"] for h in want["results"]]
+        assert [h["total"] for h in r.json()["results"]] == pytest.approx([h["total"] for h in want["results"]], abs=1e-9)
+        assert r.json()["query"]["emotion"] == want["query"]["emotion"]
+
+
+def test_cli_serve_refuses_bad_options(tmp_path):
+    from click.testing import CliRunner
+
+    from emoalign.cli import cli
+
+    runner = CliRunner()
+    assert "--index" in runner.invoke(cli, ["serve", "--help"]).output
+    r = runner.invoke(cli, ["serve", "--index", str(tmp_path / "nope"), "--port", "0"])
+    assert r.exit_code != 0 and "not an index folder" in r.output
+    r = runner.invoke(cli, ["serve", "--no-index", "--index", str(tmp_path)])
+    assert r.exit_code == 2 and "exclude each other" in r.output

@@ -101,25 +101,20 @@ def create_app(
     and its modality answers 503 with the reason.
     """
     cfg = config or ServeConfig()
+    if matcher is None and index_dir is not None:
+        from emoalign.serve.matching import IndexMatcher
+
+        matcher = IndexMatcher(index_dir)  # first: a bad index fails before minutes of model loading
     loaded: list[str] = []
     unavailable: dict[str, str] = {}
-    for name in DEFAULT_PRELOAD if preload is None else preload:
+    names = list(DEFAULT_PRELOAD if preload is None else preload) + list(matcher.encoders if matcher is not None else [])
+    for name in dict.fromkeys(names):
         try:
             locks.serialise(name)
             loaded.append(name)
         except Exception as exc:  # an optional dependency missing, a model file unreadable
             unavailable[name] = f"{type(exc).__name__}: {exc}"
             log.warning("encoder %s unavailable: %s", name, unavailable[name])
-    if matcher is None and index_dir is not None:
-        from emoalign.serve.matching import IndexMatcher
-
-        matcher = IndexMatcher(index_dir)
-    if matcher is not None:
-        for name in matcher.encoders:
-            try:
-                locks.serialise(name)
-            except Exception as exc:
-                unavailable[name] = f"{type(exc).__name__}: {exc}"
 
     app = FastAPI(
         title="emoalign",

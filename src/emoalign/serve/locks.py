@@ -30,11 +30,6 @@ _LOCKS: dict[str, threading.RLock] = {}
 STATS: dict[str, dict[str, float]] = {}
 
 
-def lock_for(name: str) -> threading.RLock:
-    with _GUARD:
-        return _LOCKS.setdefault(name, threading.RLock())
-
-
 def serialise(name: str) -> Encoder:
     """The shared instance of encoder ``name`` with its ``encode`` serialised (loads it if needed)."""
     encoder = get_encoder(name)
