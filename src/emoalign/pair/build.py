@@ -2,7 +2,8 @@
 
 1. **Semantic vectors** through the feature store (`emoalign.store.extract`, resumable, nothing
    computed twice; local worker processes or ``engine="ray"``) with a semantic backend
-   (`emoalign.encode.joint`): both sides in one space. An interrupted run resumes from the store.
+   (`emoalign.encode.joint`): both sides in one space. An interrupted run resumes from the store,
+   and the exact search resumes from its finished row blocks (``OUT/.pairing-checkpoint``).
 2. **Affect** per item. ``affect="auto"``: a record's own valence/arousal (EMID clips: their
    listener ratings) and its own labels (EMID images: the Mikels tag, placed at the tag's point in
    the taxonomy — Warriner norms by default, NRC-VAD as in the paper with ``nrc_vad=``); items with
@@ -26,6 +27,7 @@ nearest label.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
@@ -52,6 +54,8 @@ from emoalign.pair.store import (
 from emoalign.types import Affect, Record
 
 MUSIC_MODALITIES = ("music", "audio")
+#: Finished row blocks of the exact search while a build runs (removed once the outputs are written).
+CHECKPOINT_DIR = ".pairing-checkpoint"
 IMAGE_MODALITIES = ("image", "face")
 
 
@@ -222,7 +226,7 @@ def build_pairs(
         X, Y, music_va, image_va, alpha=config.alpha, top_k=config.top_k, keep=config.keep,
         temperature=config.temperature, s_norm=config.s_norm, method=config.method,
         full_softmax=config.full_softmax, memory_budget=config.memory_budget, seed=config.seed,
-        progress=progress,
+        progress=progress, checkpoint=out_dir / CHECKPOINT_DIR,
     )
     timing["pairing_s"] = time.perf_counter() - t0
 
@@ -270,6 +274,7 @@ def build_pairs(
         "files": [PAIRS_FILE, BASELINE_FILE, CANDIDATES_FILE, RECORDS_FILE, SUMMARY_FILE, PLOT_FILE],
     }
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)  # everything is written: blocks no longer needed
     return summary
 
 

@@ -61,10 +61,12 @@ def _unit(a: np.ndarray) -> np.ndarray:
 def search(
     X: np.ndarray, Y: np.ndarray, k: int, *, method: SearchMethod = "exact", temperature: float | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET, seed: int = 0, threads: int | None = None, progress: bool = False,
+    checkpoint=None,
 ) -> TopK:
     """Top-``k`` images per clip by inner product of (already unit) vectors."""
     if method == "exact":
-        return exact_topk(X, Y, k, memory_budget=memory_budget, temperature=temperature, threads=threads, progress=progress)
+        return exact_topk(X, Y, k, memory_budget=memory_budget, temperature=temperature, threads=threads, progress=progress,
+                          checkpoint=checkpoint)
     if method in ("ivf", "hnsw"):
         return ann_topk(X, Y, k, method=method, seed=seed, threads=threads)
     raise ValueError(f"unknown search method {method!r}; use exact, ivf or hnsw")
@@ -88,13 +90,15 @@ def pair_arrays(
     threads: int | None = None,
     normalise: bool = True,
     progress: bool = False,
+    checkpoint=None,
 ) -> PairingResult:
     """Candidates by cosine, scored by S, E and T; picks at ``alpha`` and at α = 1.
 
     ``X`` (N, d), ``Y`` (M, d): vectors of one space (unit-normalised here unless
     ``normalise=False``). ``music_va`` (N, 2), ``image_va`` (M, 2): valence, arousal in [-1, 1].
     ``full_softmax`` accumulates each row's log-sum-exp over all M images (exact search only) so
-    that the paper's literal S is stored too.
+    that the paper's literal S is stored too. ``checkpoint``: a folder for finished row blocks of the
+    exact search (an interrupted run resumes; see `exact_topk`).
     """
     if keep > top_k:
         raise ValueError(f"keep ({keep}) cannot exceed top_k ({top_k}): picks come from the candidates")
@@ -105,7 +109,7 @@ def pair_arrays(
         X, Y = _unit(X), _unit(Y)
     t0 = time.perf_counter()
     top = search(X, Y, top_k, method=method, temperature=temperature if (full_softmax and method == "exact") else None,
-                 memory_budget=memory_budget, seed=seed, threads=threads, progress=progress)
+                 memory_budget=memory_budget, seed=seed, threads=threads, progress=progress, checkpoint=checkpoint)
     t1 = time.perf_counter()
     valid = top.index >= 0
     cand_va = image_va[np.where(valid, top.index, 0)]
