@@ -9,9 +9,10 @@
    embeddings). Methods side by side: ``fused`` (ours: threshold filter + word-scan, threads),
    ``fused+lse`` (also the paper's full softmax: log-sum-exp over all M), ``argpartition`` (numpy,
    one argpartition per block, single thread: the baseline ARCHITECTURE.md measured) and
-   ``torch`` (``torch.mm`` + ``torch.topk``). Each reports seconds, effective GFLOP/s for
-   2·N·M·d FLOPs, and the ratio to the peak. All methods' top-K scores are checked equal.
-3. **Scaling curve** of ``fused`` and ``argpartition`` over ``--curve``.
+   ``torch`` (``torch.mm`` + ``torch.topk``). Each runs twice in opposite orders (the best is
+   kept: the shared machine's load drifts) and reports seconds, effective GFLOP/s for 2·N·M·d
+   FLOPs, and the ratio to the peak and to a GEMM timed just before it. Top-K scores checked equal.
+3. **Scaling curve** of ``fused`` and ``argpartition`` over ``--curve`` (best of two).
 4. **ANN** (faiss IVF-Flat, HNSW) at N = M = ``--n``: build and search time, recall@K vs exact.
 5. **End to end**: ``emoalign pairs build`` (the CLI, in a subprocess) on a generated collection of
    ``--e2e`` clips × ``--e2e`` images — real media files (synthetic WAV clips and PNG images from
@@ -85,40 +86,57 @@ def data(n: int, d: int) -> tuple[np.ndarray, np.ndarray]:
     return clustered(n, d, 1, centres), clustered(n, d, 2, centres)
 
 
-def exact_section(n: int, d: int, k: int, peak: float, lines: list[str]) -> np.ndarray:
+METHODS = [("fused (ours)", {"method": "fused"}), ("fused + full-softmax lse", {"method": "fused", "temperature": 0.05}),
+           ("numpy argpartition (baseline)", {"method": "argpartition"}), ("torch mm + topk", {"method": "torch"})]
+
+
+def exact_section(n: int, d: int, k: int, peak: float, lines: list[str]) -> tuple[np.ndarray, dict[str, float]]:
+    import torch  # noqa: F401  (imported before timing: its import is not pairing time)
+
     X, Y = data(n, d)
     flops = 2.0 * n * n * d
     rb, cb = plan_blocks(n, n)
     lines += [f"### Exact top-{k}, N = M = {n:,}, d = {d} (blocks {rb} × {cb}, 512 MiB working memory)", "",
-              "| method | seconds | matmul s | select s | GFLOP/s (2·N·M·d / time) | share of peak |",
-              "|---|---|---|---|---|---|"]
-    results = {}
-    for label, kwargs in [("fused (ours)", {"method": "fused"}), ("fused + full-softmax lse", {"method": "fused", "temperature": 0.05}),
-                          ("numpy argpartition (baseline)", {"method": "argpartition"}), ("torch mm + topk", {"method": "torch"})]:
-        t = time.perf_counter()
-        res = exact_topk(X, Y, k, **kwargs)
-        s = time.perf_counter() - t
-        results[label] = res
-        gf = flops / s / 1e9
-        lines.append(f"| {label} | {s:.1f} | {res.stats['matmul_s']:.1f} | {res.stats['select_s']:.1f} | {gf:.0f} | {gf / peak:.2f} |")
-        print(f"  exact {label}: {s:.1f} s (load {load()})", flush=True)
-    ref = results["fused (ours)"]
-    for label, res in results.items():
+              "The machine is shared and its load drifts, so the methods run twice, in opposite orders (A B C D, then D C B A), "
+              "and the faster run of each is reported; a block-shaped GEMM is timed just before each run ('GEMM now') and the "
+              "last column compares the method with the matmul throughput available at that moment.", "",
+              "| method | seconds | matmul s | select s | GFLOP/s (2·N·M·d / time) | share of run peak | GEMM now GFLOP/s | share of GEMM now |",
+              "|---|---|---|---|---|---|---|---|"]
+    best: dict[str, tuple[float, float, object]] = {}
+    for order in (METHODS, METHODS[::-1]):
+        for label, kwargs in order:
+            now = gemm_block(d, rb, cb, repeats=1)
+            t = time.perf_counter()
+            res = exact_topk(X, Y, k, **kwargs)
+            sec = time.perf_counter() - t
+            print(f"  exact {label}: {sec:.1f} s, GEMM now {now:.0f} GFLOP/s (load {load()})", flush=True)
+            if label not in best or sec < best[label][0]:
+                best[label] = (sec, now, res)
+    for label, _ in METHODS:
+        sec, now, res = best[label]
+        gf = flops / sec / 1e9
+        lines.append(f"| {label} | {sec:.1f} | {res.stats['matmul_s']:.1f} | {res.stats['select_s']:.1f} | {gf:.0f} | {gf / peak:.2f} "
+                     f"| {now:.0f} | {gf / now:.2f} |")
+    ref = best["fused (ours)"][2]
+    for label, (_, _, res) in best.items():
         np.testing.assert_allclose(res.scores, ref.scores, rtol=1e-4, atol=1e-5, err_msg=label)
-    agree = float((results["numpy argpartition (baseline)"].index == ref.index).mean())
+    agree = float((best["numpy argpartition (baseline)"][2].index == ref.index).mean())
     lines += ["", f"All methods return the same top-{k} scores (checked); indices agree with the baseline on "
               f"{agree:.4%} of slots (the rest are exact ties, which only `fused` orders by index).", ""]
-    return ref.index
+    return ref.index, {"fused": best["fused (ours)"][0], "argpartition": best["numpy argpartition (baseline)"][0]}
 
 
-def curve_section(sizes: list[int], d: int, k: int, peak: float, lines: list[str]) -> None:
-    lines += ["### Scaling (N = M)", "", "| N = M | fused s | fused GFLOP/s | share of peak | argpartition s | argpartition / fused |",
+def curve_section(sizes: list[int], d: int, k: int, peak: float, lines: list[str], known: dict[int, dict[str, float]]) -> None:
+    lines += ["### Scaling (N = M)", "", "| N = M | fused s | fused GFLOP/s | share of run peak | argpartition s | argpartition / fused |",
               "|---|---|---|---|---|---|"]
     for n in sizes:
-        X, Y = data(n, d)
         flops = 2.0 * n * n * d
-        tf = _timed(lambda: exact_topk(X, Y, k))
-        ta = _timed(lambda: exact_topk(X, Y, k, method="argpartition"))
+        if n in known:  # measured above (best of two runs)
+            tf, ta = known[n]["fused"], known[n]["argpartition"]
+        else:
+            X, Y = data(n, d)
+            tf = min(_timed(lambda: exact_topk(X, Y, k)) for _ in range(2))
+            ta = min(_timed(lambda: exact_topk(X, Y, k, method="argpartition")) for _ in range(2))
         lines.append(f"| {n:,} | {tf:.2f} | {flops / tf / 1e9:.0f} | {flops / tf / 1e9 / peak:.2f} | {ta:.2f} | {ta / tf:.2f} |")
         print(f"  curve {n}: fused {tf:.1f} s, argpartition {ta:.1f} s (load {load()})", flush=True)
     lines.append("")
@@ -233,9 +251,9 @@ def main() -> None:
              f"- 4096³ float32 GEMM: **{peak:.0f} GFLOP/s** (best of 3) — the reference below.",
              f"- pairing's block shape ({rb} × {args.d} by {args.d} × {cb}): {block:.0f} GFLOP/s "
              f"({block / peak:.2f} of peak: a thin inner dimension d = {args.d} caps BLAS efficiency).", "", "## Exact pairing", ""]
-    exact_index = exact_section(args.n, args.d, args.k, peak, lines)
+    exact_index, times = exact_section(args.n, args.d, args.k, peak, lines)
     sizes = [int(s) for s in args.curve.split(",") if s]
-    curve_section(sizes, args.d, args.k, peak, lines)
+    curve_section(sizes, args.d, args.k, peak, lines, {args.n: times})
     lines += ["## Approximate pairing", ""]
     ann_section(args.n, args.d, args.k, exact_index, None, lines)
     if args.e2e:
