@@ -27,7 +27,7 @@ FIELDS = {"input", "modality", "encoder", "taxonomy", "label", "confidence", "pr
 
 @pytest.fixture(scope="module")
 def app():
-    return create_app(preload=("image-scene", "music-acoustic", "text-use"))
+    return create_app(preload=("image-scene", "music-acoustic", "text-use", "video-fusion"))
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +132,19 @@ def test_analyse_text(client):
     row = r.json()
     assert row["modality"] == "text" and row["error"] is None and row["label"]
     assert row["valence"] > 0
+
+
+def test_analyse_video(client):
+    pytest.importorskip("av")
+    from emoalign.encode.video_io import write_video
+
+    frames = [synth_image(0.5, 0.5, size=64, seed=k) for k in range(10)]
+    clip = write_video(None, frames, fps=5.0, audio=synth_clip(0.5, 0.5, seconds=2.0), sr=16000)
+    r = _post_file(client, clip, "party.mp4", "video/mp4")
+    assert r.status_code == 200, r.text
+    row = r.json()
+    assert row["modality"] == "video" and row["encoder"] == "video-fusion" and row["taxonomy"] == "emotiontalk7"
+    assert row["details"]["segments"]  # per-segment affect travels through the API as JSON
 
 
 def test_forced_modality_music_for_audio(client, wav):

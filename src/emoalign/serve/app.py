@@ -52,7 +52,7 @@ from emoalign.serve.uploads import UploadError, check_decodes, check_modality, c
 log = logging.getLogger("emoalign.serve")
 
 #: Encoders loaded at startup: the offline default of every modality the page and API accept.
-DEFAULT_PRELOAD: tuple[str, ...] = tuple(dict.fromkeys(DEFAULTS[m] for m in ("text", "image", "music", "speech", "face")))
+DEFAULT_PRELOAD: tuple[str, ...] = tuple(dict.fromkeys(DEFAULTS[m] for m in ("text", "image", "music", "speech", "face", "video")))
 
 #: Content-Security-Policy of every response: the page may load nothing from anywhere else.
 CSP = ("default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self'; "
