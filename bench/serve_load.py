@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     inputs = {"photos": photos(), "clips": clips()}
     log = args.out.with_suffix(".server.log")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
     t_start = time.perf_counter()
     with serve_in_process(["--index", str(index)], log=log) as (url, proc):
         startup_s = time.perf_counter() - t_start
@@ -243,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                "end_mb": round(mon_all.rss[-1], 1), "samples": len(mon_all.rss)}
     result = {
         "command": "python bench/serve_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "loadavg_before": load_before, "loadavg_after": Path("/proc/loadavg").read_text().split()[:3]},
         "bounds": {"requests_per_cell": args.requests, "seconds_per_cell": args.seconds, "warmup": args.warmup},
         "server": {"startup_s": round(startup_s, 1), "encoders": health["encoders"], "index": health["index"], "rss": rss},
         "rows": rows,
@@ -264,7 +266,9 @@ def markdown(result: dict) -> str:
                      f"{r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['server_cores']:.2f} | {r['rss_mb_peak']:.0f} | {busy} |")
     rss = result["server"]["rss"]
     lines.append(f"\nServer RSS: {rss['idle_after_start_mb']:.0f} MB after start, peak {rss['peak_mb']:.0f} MB, "
-                 f"{rss['end_mb']:.0f} MB at the end ({rss['samples']} samples). Startup {result['server']['startup_s']} s.")
+                 f"{rss['end_mb']:.0f} MB at the end ({rss['samples']} samples). Startup {result['server']['startup_s']} s. "
+                 f"Load average (1/5/15 min) before {'/'.join(result['machine']['loadavg_before'])}, "
+                 f"after {'/'.join(result['machine']['loadavg_after'])} on {result['machine']['cpus']} CPUs.")
     return "\n".join(lines)
 
 

@@ -51,6 +51,12 @@ def wav() -> bytes:
     return clip_bytes(synth_clip(0.6, 0.7, seconds=3.0, seed=3))
 
 
+def _has(module: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(module) is not None
+
+
 def _post_file(client, data: bytes, name: str, mime: str = "application/octet-stream", **form):
     return client.post("/api/analyze", files={"file": (name, data, mime)}, data=form)
 
@@ -81,7 +87,11 @@ def test_openapi_lists_every_endpoint(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/analyze", "/api/analyze/text", "/api/match", "/api/taxonomies", "/api/taxonomies/{name}", "/api/health",
             "/api/version", "/api/media/{path}"} <= set(spec["paths"])
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    if _has("fastapi_offline"):
+        assert "/docs-assets/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+        assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
 
 
 def test_page_is_self_contained(client):

@@ -227,3 +227,12 @@ def _match_like_page(server: str, file: Path, alpha: str) -> dict:
     req = urllib.request.Request(server + "/api/match", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.loads(r.read())
+
+
+def test_api_reference_renders_offline(page, server):
+    pytest.importorskip("fastapi_offline")
+    page.goto(server + "/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.getAttribute('data-path'))")
+    assert {"/api/analyze", "/api/analyze/text", "/api/match", "/api/health"} <= set(paths)
+    _shot(page, "serve_browser_docs.png")

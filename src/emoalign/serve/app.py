@@ -119,6 +119,8 @@ def create_app(
     app = FastAPI(
         title="emoalign",
         version=__version__,
+        docs_url=None,  # served below from local files: FastAPI's own /docs loads Swagger UI from a CDN
+        redoc_url=None,
         description="Emotion analysis of images, music, speech, faces, video and text, and emotion-aware "
                     "music–image matching. The web page is at `/`.",
     )
@@ -265,11 +267,35 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
+    docs_assets = _swagger_ui_files()
+    if docs_assets is not None:
+        app.mount("/docs-assets", StaticFiles(directory=str(docs_assets)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        if docs_assets is None:
+            return Response("The interactive API reference needs the 'fastapi-offline' package (Swagger UI's files); "
+                            "the OpenAPI schema is at /openapi.json.\n", media_type="text/plain")
+        response = FileResponse(str(static / "docs.html"), media_type="text/html")
+        # Swagger UI sets inline styles; the rest of the policy stays as strict as the page's.
+        response.headers["Content-Security-Policy"] = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+        return response
+
     def _require_encoder(name: str) -> None:
         if name in unavailable:
             raise UploadError(503, f"encoder {name!r} is not available on this server: {unavailable[name]}")
 
     return app
+
+
+def _swagger_ui_files() -> Path | None:
+    """Swagger UI's JS/CSS as shipped in the ``fastapi-offline`` package (None if it is not installed)."""
+    try:
+        import fastapi_offline
+    except ImportError:
+        return None
+    folder = Path(fastapi_offline.__file__).parent / "static"
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
 
 
 def _read_upload(file: UploadFile, limit: int) -> bytes:
