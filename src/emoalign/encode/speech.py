@@ -23,7 +23,6 @@ extracts whatever its head was trained on.
 
 >>> enc = EgemapsSpeechEncoder()  # doctest: +SKIP
 >>> [r.affect.top() for r in enc.encode(["03-01-05-01-01-01-17.flac"])]  # doctest: +SKIP
-[('angry', 0.71)]
 >>> enc.encode(paths, speaker_ids=["actor17"] * len(paths))  # doctest: +SKIP
 """
 
