@@ -316,7 +316,8 @@ class EgemapsSpeechEncoder(Encoder):
     name: ClassVar[str] = "speech-egemaps"
     modality: ClassVar[str] = "speech"
     taxonomy: ClassVar[str | None] = "ravdess8"
-    space: ClassVar[str | None] = "opensmile-egemaps"
+    #: the shipped heads read eGeMAPS + ComParE; an instance sets its own from its heads
+    space: ClassVar[str | None] = "opensmile-egemaps+compare"
 
     def __init__(
         self,
