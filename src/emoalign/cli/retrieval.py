@@ -25,10 +25,11 @@ def _featurizer(backend, music_encoder, image_encoder, music_affect, image_affec
                       music_affect_encoder=music_affect, image_affect_encoder=image_affect, affect=affect)
 
 
-def _featurizer_options(f):
+def _featurizer_options(f, backend_default: str = "auto"):
     options = [
-        click.option("--backend", default="auto", show_default=True, type=click.Choice(_BACKENDS),
-                     help="Joint music–image space (auto: text-bridge when every item has text, else xmodal)."),
+        click.option("--backend", default=backend_default, show_default=True, type=click.Choice(_BACKENDS),
+                     help="Joint music–image space (auto: text-bridge when every item has text, else xmodal; "
+                          "text-bridge cannot embed a query file, which has no text)."),
         click.option("--music-encoder", default=None, help="Separate music embedding encoder (with --image-encoder; needs the adapter to compare)."),
         click.option("--image-encoder", default=None, help="Separate image embedding encoder."),
         click.option("--music-affect", default="music-acoustic", show_default=True, help="Encoder giving the clips' affect."),
@@ -162,7 +163,7 @@ def index() -> None:
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Index folder.")
 @click.option("--adapter", "adapter_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Index in an EMI-Adapter's space (its featurizer is used; the adapter is copied into the index).")
-@_featurizer_options
+@lambda f: _featurizer_options(f, "xmodal")
 @click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder (default: OUT/features).")
 @click.option("--workers", type=click.IntRange(1), default=None)
 @click.option("--overwrite", is_flag=True, help="Replace an existing index at OUT.")

@@ -312,6 +312,11 @@ def featurize_query(data: bytes | str | Path, resolved: Resolved, *, name: str |
     record = Record(id=Path(name).name, modality=modality, source="query", payload=payload)
     sem_enc, space, aff_enc, taxonomy = resolved.encoders(side)
     sem_rec = resolved.semantic_input(side, [record])[0]
+    if sem_rec.modality == "text" and (sem_rec.meta or {}).get("text_origin") == "filename":
+        raise QueryError(
+            f"{name}: this index's semantic space ({resolved.backend}) embeds the items' descriptions, and a query file has "
+            "none (only its file name); build the index with a media backend (--backend xmodal, clip-clap or imagebind)"
+        )
     sem = get_encoder(sem_enc)
     sem_input = sem_rec.text if sem_rec.modality == "text" else payload
     res = sem.encode([sem_input])[0]
