@@ -26,7 +26,7 @@ counting as "first".
 >>> s = np.array([[0.9, 0.1, 0.5], [0.2, 0.8, 0.1]])
 >>> pos = np.array([[False, False, True], [False, True, False]])
 >>> [r.tolist() for r in ranks_for_pairs(s, pos)]
-[[2, 1], [2, 1]]
+[[2, 1], [1, 1]]
 """
 
 from __future__ import annotations
