@@ -257,11 +257,13 @@ class VectorIndex:
 
     def summary(self) -> dict:
         """What ``emoalign index info`` prints."""
-        mods, labels = {}, {}
-        for m in self._column("modality", self._live_rows):
-            mods[m] = mods.get(m, 0) + 1
-        for lab in self._column("label", self._live_rows):
-            labels[str(lab)] = labels.get(str(lab), 0) + 1
+        live = self._table.take(pa.array(self._live_rows, pa.int64()))
+
+        def counts(name: str) -> dict[str, int]:
+            vc = pc.value_counts(live.column(name)).to_pylist() if live.num_rows else []
+            return {str(d["values"]): int(d["counts"]) for d in vc}
+
+        mods, labels = counts("modality"), counts("label")
         files = [self.folder / MANIFEST] + [self.folder / SEGMENTS / f for f in _files_of(self.manifest)]
         return {
             "folder": str(self.folder), "format_version": self.manifest["format_version"],
