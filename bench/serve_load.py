@@ -8,6 +8,9 @@ port); the load comes from this process with asyncio + httpx (one keep-alive con
 client). Every cell is bounded twice — at most ``--requests`` requests *and* ``--seconds``
 seconds, whichever comes first — and the run stops by itself. Nothing listens beyond loopback.
 
+The server runs with `emoalign serve`'s defaults (2 malloc arenas; `--malloc-arenas 0` for glibc's own).
+After the cells, `--soak-rounds` rounds of music analysis + image matching show whether RSS levels off.
+
 Scenarios (inputs built here, deterministic):
   analyze_text   POST /api/analyze/text, 6 short sentences in turn
   analyze_image  POST /api/analyze, a 600×400 JPEG photo (scikit-image's coffee/chelsea/astronaut)
@@ -199,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=200, help="At most this many requests per cell.")
     ap.add_argument("--seconds", type=float, default=20.0, help="At most this long per cell.")
     ap.add_argument("--warmup", type=int, default=3, help="Requests per scenario before measuring (not counted).")
+    ap.add_argument("--soak-rounds", type=int, default=4,
+                    help="After the cells: rounds of music analysis + image matching at N=16 (60 requests each), RSS after each.")
+    ap.add_argument("--malloc-arenas", type=int, default=None, help="Passed to `emoalign serve` (default: its own, 2; 0 = glibc's).")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "serve_load.json")
     args = ap.parse_args(argv)
 
@@ -216,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     t_start = time.perf_counter()
-    with serve_in_process(["--index", str(index)], log=log) as (url, proc):
+    server_args = ["--index", str(index)] + ([] if args.malloc_arenas is None else ["--malloc-arenas", str(args.malloc_arenas)])
+    with serve_in_process(server_args, log=log) as (url, proc):
         startup_s = time.perf_counter() - t_start
         health = httpx.get(url + "/api/health", timeout=30).json()
         mon_all = ProcMonitor(proc.pid)
@@ -234,41 +241,55 @@ def main(argv: list[str] | None = None) -> int:
                     with ProcMonitor(proc.pid) as mon:
                         row = asyncio.run(run_cell(url, scenario, n, args.requests, args.seconds, inputs))
                     row["server_cores"] = round(mon.cores, 2)
+                    # CPU time the server spent per answered request: independent of how busy the machine is.
+                    row["cpu_ms_per_request"] = round(1000 * mon.cores * row["seconds"] / max(1, row["ok"]), 1)
                     row["rss_mb_peak"] = round(max(mon.rss), 1) if mon.rss else None
                     row["locks"] = lock_delta(before, locks_of(url), row["seconds"])
                     rows.append(row)
                     print(f"{scenario:14s} N={n:<3d} {row['ok']:4d} ok {row['errors']:3d} err  {row['rps']:7.2f} req/s  "
                           f"p50 {row['p50_ms']:8.1f} ms  p99 {row['p99_ms']:8.1f} ms  cores {row['server_cores']:.2f}  "
                           f"RSS {row['rss_mb_peak']} MB", file=sys.stderr)
+            soak = []
+            for rnd in range(args.soak_rounds):
+                errs = 0
+                for scenario in ("analyze_music", "match_image"):
+                    errs += asyncio.run(run_cell(url, scenario, 16, 60, 120, inputs))["errors"]
+                soak.append({"round": rnd + 1, "errors": errs, "rss_mb": round(mon_all.rss_mb(), 1)})
+                print(f"soak round {rnd + 1}: {errs} errors, RSS {soak[-1]['rss_mb']} MB", file=sys.stderr)
         rss = {"idle_after_start_mb": round(rss_idle, 1), "peak_mb": round(max(mon_all.rss), 1),
-               "end_mb": round(mon_all.rss[-1], 1), "samples": len(mon_all.rss)}
+               "end_mb": round(mon_all.rss[-1], 1), "samples": len(mon_all.rss), "soak": soak}
     result = {
         "command": "python bench/serve_load.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "loadavg_before": load_before, "loadavg_after": Path("/proc/loadavg").read_text().split()[:3]},
-        "bounds": {"requests_per_cell": args.requests, "seconds_per_cell": args.seconds, "warmup": args.warmup},
+        "bounds": {"requests_per_cell": args.requests, "seconds_per_cell": args.seconds, "warmup": args.warmup,
+                   "soak_rounds": args.soak_rounds},
+        "server_args": [a if not a.startswith("/") else Path(a).name for a in server_args],
         "server": {"startup_s": round(startup_s, 1), "encoders": health["encoders"], "index": health["index"], "rss": rss},
         "rows": rows,
     }
     args.out.write_text(json.dumps(result, indent=1))
     print(markdown(result))
-    total_errors = sum(r["errors"] for r in rows)
+    total_errors = sum(r["errors"] for r in rows) + sum(r["errors"] for r in rss["soak"])
     print(f"\n{total_errors} errors in {sum(r['requests'] for r in rows)} requests; JSON: {args.out}", file=sys.stderr)
     return 1 if total_errors else 0
 
 
 def markdown(result: dict) -> str:
-    lines = ["| scenario | N | requests | errors | req/s | p50 ms | p95 ms | p99 ms | server cores | peak RSS MB | lock busy share |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = ["| scenario | N | requests | errors | req/s | p50 ms | p95 ms | p99 ms | server cores | server CPU ms/req | peak RSS MB | lock busy share |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["rows"]:
         busy = ", ".join(f"{k} {v['busy_share']:.2f}" for k, v in r["locks"].items())
         lines.append(f"| {r['scenario']} | {r['clients']} | {r['requests']} | {r['errors']} | {r['rps']:.2f} | {r['p50_ms']:.0f} | "
-                     f"{r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['server_cores']:.2f} | {r['rss_mb_peak']:.0f} | {busy} |")
+                     f"{r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {r['server_cores']:.2f} | {r['cpu_ms_per_request']:.0f} | {r['rss_mb_peak']:.0f} | {busy} |")
     rss = result["server"]["rss"]
     lines.append(f"\nServer RSS: {rss['idle_after_start_mb']:.0f} MB after start, peak {rss['peak_mb']:.0f} MB, "
                  f"{rss['end_mb']:.0f} MB at the end ({rss['samples']} samples). Startup {result['server']['startup_s']} s. "
                  f"Load average (1/5/15 min) before {'/'.join(result['machine']['loadavg_before'])}, "
                  f"after {'/'.join(result['machine']['loadavg_after'])} on {result['machine']['cpus']} CPUs.")
+    if rss["soak"]:
+        lines.append("Soak (music analysis + image matching, 16 clients, 120 requests a round): RSS after each round "
+                     + ", ".join(f"{s['rss_mb']:.0f}" for s in rss["soak"]) + f" MB; errors {sum(s['errors'] for s in rss['soak'])}.")
     return "\n".join(lines)
 
 

@@ -14,10 +14,16 @@ import click
 @click.option("--no-index", is_flag=True, help="Analysis only: load no index (matching answers 503).")
 @click.option("--max-upload-mb", default=25.0, show_default=True, type=click.FloatRange(0.001, 1024),
               help="Largest accepted upload (413 above it).")
+@click.option("--malloc-arenas", default=2, show_default=True, type=click.IntRange(0),
+              help="Cap glibc malloc arenas (less memory held by request threads); 0 keeps glibc's default.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host: str, port: int, index_dir: str | None, no_index: bool, max_upload_mb: float, log_level: str) -> None:
+def serve(host: str, port: int, index_dir: str | None, no_index: bool, max_upload_mb: float, malloc_arenas: int,
+          log_level: str) -> None:
     """Serve the web page and the HTTP API (OpenAPI docs at /docs)."""
+    from emoalign.serve.runner import limit_malloc_arenas
+
+    limit_malloc_arenas(malloc_arenas)  # before any request thread exists
     try:
         import uvicorn
 
