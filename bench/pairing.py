@@ -221,6 +221,16 @@ def e2e_section(n: int, workdir: Path, lines: list[str]) -> None:
     for key in ("semantic_only", "emotion_aware"):
         c = cmp[key]
         lines.append(f"| α = {c['alpha']:g} | {c['category_agreement']:.3f} | {c['valence_sign_agreement']:.3f} | {c['mean_va_distance']:.3f} | {c['mean_E']:.3f} | {c['mean_cos']:.3f} |")
+    import pyarrow.parquet as pq
+
+    cands = pq.read_table(out / "candidates.parquet", columns=["cos", "S_softmax", "S_topk", "S_rel", "E"]).to_pandas()
+    lines += ["", f"Scale of the score terms over all {len(cands):,} candidates (top-10 per clip of {n:,} images) — why S is rescaled "
+              "before T = αS + (1−α)E (`emoalign.pair.score`):", "",
+              "| term | median | mean | 90th percentile |", "|---|---|---|---|"]
+    for col, name in [("S_softmax", "S, the paper's softmax over all images (τ = 0.05)"), ("S_topk", "S renormalised over the K candidates"),
+                      ("S_rel", "S relative to the row's best (default)"), ("E", "E = (1 + V–A cosine) / 2")]:
+        c = cands[col]
+        lines.append(f"| {name} | {c.median():.4f} | {c.mean():.4f} | {c.quantile(0.9):.4f} |")
     r2 = runs[1][2]["extraction"]
     lines += ["", f"Re-run: semantic music {r2['semantic_music']['computed']} computed / {r2['semantic_music']['reused']} reused, "
               f"images {r2['semantic_images']['computed']} computed / {r2['semantic_images']['reused']} reused.", ""]
