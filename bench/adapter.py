@@ -11,7 +11,9 @@ EMID itself is not available here, so two data sets whose construction we know a
    files whose sound and colours follow each item's V–A), 20 clips per EMID category, 25 images per
    Mikels tag; pairs = the EMID generator's rule (each clip gets images of its 3 nearest Mikels tags in
    V–A); run end to end through the CLI (`adapter train`, `adapter evaluate`) with the offline
-   ``xmodal`` space for semantics and music-acoustic / image-scene for affect.
+   ``xmodal`` space for semantics and music-acoustic / image-scene for affect. Split clip by clip
+   (``--split-by clip``): the generator gives every EMID category a single source recording, so a
+   split by recording would put one category per split.
 
 Protocol: split by music clip (80/10/10; by recording for EMID-style ids); everything tuned on
 the validation clips only — the T-score's α (grid 0…1), the adapter's variant (bmf, svdpp, ncf)
@@ -110,7 +112,7 @@ def fixture_run(work: Path) -> dict:
             t = time.perf_counter()
             r = subprocess.run(["emoalign", "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(out), "--backend", "xmodal",
                                 "--features", str(feats), "--variant", variant, "--lr", str(lr), "--epochs", str(SCALE["epochs"]),
-                                "--patience", str(PATIENCE), "--batch-size", "64", "--json"],
+                                "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--json"],
                                capture_output=True, text=True, env=env)
             if r.returncode != 0:
                 raise SystemExit(r.stderr[-3000:])
@@ -129,7 +131,7 @@ def fixture_run(work: Path) -> dict:
     control_out = work / "adapter-control"
     r = subprocess.run(["emoalign", "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(control_out), "--backend", "xmodal",
                         "--features", str(feats), "--variant", best[0], "--lr", str(best[1]), "--epochs", str(SCALE["epochs"]),
-                        "--patience", str(PATIENCE), "--batch-size", "64", "--no-affect", "--json"], capture_output=True, text=True, env=env)
+                        "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--no-affect", "--json"], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise SystemExit(r.stderr[-3000:])
     rc = subprocess.run(["emoalign", "adapter", "evaluate", "--model", str(control_out), "--json"], capture_output=True, text=True, env=env)
@@ -215,7 +217,8 @@ def write_markdown(all_res: dict) -> None:
         f = all_res["fixture"]
         d = f["results"]["_data"]
         lines += ["## 2. EMID-layout generated collection, end to end through the CLI", "",
-                  f"`emoalign.data.fixtures.emid.make(root, seed=1, clips_per_letter=20, images_per_tag=25)`: real MP3/JPEG files; "
+                  f"`emoalign.data.fixtures.emid.make(root, seed=1, clips_per_letter=20, images_per_tag=25)`: real MP3/JPEG files; split clip by clip "
+                  f"(the generator uses one source recording per category, so a split by recording would hold one category); "
                   f"split clips/pairs: {json.dumps(f['counts'])}. Semantics: {f['featurizer']['backend']} "
                   f"({f['featurizer']['music_encoder']} / {f['featurizer']['image_encoder']}); affect: "
                   f"{f['featurizer']['music_affect_encoder']} / {f['featurizer']['image_affect_encoder']}. "

@@ -68,13 +68,15 @@ def adapter() -> None:
 @click.option("--patience", default=8, show_default=True, type=click.IntRange(1), help="Stop after this many epochs without a better validation Recall@10.")
 @click.option("--split", "fractions", default="0.8,0.1,0.1", show_default=True, help="Train,val,test shares of the clips (split by clip / recording).")
 @click.option("--split-seed", default=0, show_default=True, type=int)
+@click.option("--split-by", default="recording", show_default=True, type=click.Choice(["recording", "clip"]),
+              help="Keep slices of one source recording in one split (EMID's <recording>___<slice> ids), or split clip by clip.")
 @_featurizer_options
 @click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder (default: the pairs folder for pairs:, else OUT/features).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes.")
 @click.option("--progress/--no-progress", default=False, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train_cmd(pairs, out, epochs, seed, variant, no_affect, dim, lr, batch_size, weight_decay, patience, fractions, split_seed,
-              backend, music_encoder, image_encoder, music_affect, image_affect, affect, features, workers, progress, as_json) -> None:
+              split_by, backend, music_encoder, image_encoder, music_affect, image_affect, affect, features, workers, progress, as_json) -> None:
     """Train an adapter on music–image pairs; the epoch is chosen on validation pairs."""
     from emoalign.learn.adapter import AdapterConfig
     from emoalign.learn.adapter_io import parse_source
@@ -100,7 +102,7 @@ def train_cmd(pairs, out, epochs, seed, variant, no_affect, dim, lr, batch_size,
                            f"val R@10 m→i {rec.get('val_r10_m2i', float('nan')):.3f}  i→m {rec.get('val_r10_i2m', float('nan')):.3f}", err=True)
 
         summary = train_adapter(pairs, out, featurizer=feat, features_dir=features, config=cfg, fractions=shares,
-                                split_seed=split_seed, workers=workers, progress=progress, on_epoch=on_epoch)
+                                split_seed=split_seed, split_by=split_by, workers=workers, progress=progress, on_epoch=on_epoch)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     if as_json:

@@ -54,14 +54,23 @@ def train_adapter(
     config: AdapterConfig | None = None,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     split_seed: int = 0,
+    split_by: str = "recording",
     workers: int | None = None,
     progress: bool = False,
     on_epoch=None,
 ) -> dict:
-    """Train and save an adapter on a pairs source; returns a summary (counts, best epoch, time)."""
+    """Train and save an adapter on a pairs source; returns a summary (counts, best epoch, time).
+
+    ``split_by="recording"`` keeps clips of one source recording (the record's ``group``) in one
+    split; ``"clip"`` splits clip by clip (for collections whose recordings are not independent of
+    their labels, e.g. generated fixtures with one recording per emotion category).
+    """
+    if split_by not in ("recording", "clip"):
+        raise ValueError(f"split_by must be 'recording' or 'clip', got {split_by!r}")
     out = Path(out)
     data, resolved, report = load_pair_data(pairs, featurizer or Featurizer(), features_dir, workers=workers, progress=progress)
-    splits = split_by_music(len(data.music), data.groups or None, fractions, split_seed)
+    groups = (data.groups or None) if split_by == "recording" else None
+    splits = split_by_music(len(data.music), groups, fractions, split_seed)
     tr, va = split_index(splits, "train"), split_index(splits, "val")
     data = standardised(data, resolved, tr)
     cfg = config or AdapterConfig()
@@ -72,7 +81,7 @@ def train_adapter(
     meta = {
         "pairs": pairs, "features": str(Path(features_dir).resolve()) if features_dir else None,
         "featurizer": resolved.to_dict(),
-        "split": {"seed": split_seed, "fractions": list(map(float, fractions)),
+        "split": {"seed": split_seed, "fractions": list(map(float, fractions)), "by": split_by,
                   "music": dict(zip(data.music.ids, splits.tolist()))},
         "counts": {s: {"clips": int((splits == s).sum()), "pairs": int(len(data.pairs_of(split_index(splits, s))))} for s in SPLITS},
         "report": report,
