@@ -73,6 +73,10 @@ def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic,
         summary = build_pairs(music, images, out_dir, config, sources=sources, progress=progress)
     except (ValueError, ImportError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
+    except RuntimeError as exc:  # the store's EncoderLoadError: an encoder's model or dependency is missing
+        if type(exc).__name__ != "EncoderLoadError":
+            raise
+        raise click.ClickException(f"cannot load an encoder: {exc}") from None
     if as_json:
         print_json(summary)
         return
