@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     tracebacks = server_log.count("Traceback")
     result = {
         "command": "python bench/serve_fuzz.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "schemathesis_command": " ".join(c if "/" not in c or c.startswith("http") else Path(c).name for c in cmd),
+        "schemathesis_command": " ".join(Path(c).name if c.startswith(str(tmp)) else c for c in cmd),
         "seconds": round(seconds, 1), "exit_code": run.returncode, "server_alive_after": alive,
         "test_cases_generated": int(cases.group(1)) if cases else None, "responses": total,
         "by_operation": {op: dict(sorted(c.items())) for op, c in sorted(statuses.items())},

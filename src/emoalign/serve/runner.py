@@ -22,10 +22,10 @@ from typing import Iterator, Sequence
 def limit_malloc_arenas(n: int) -> bool:
     """Cap glibc's malloc arenas at ``n`` for this process (``mallopt(M_ARENA_MAX, n)``); False if not glibc.
 
-    Each request thread otherwise gets an arena of its own whose freed memory stays mapped:
-    measured with bench/serve_load.py-style rounds (analysis of music + image matching, 16 clients),
-    the server's RSS levels off at ~730 MB with glibc's default and at ~520 MB with 2 arenas,
-    with no change in errors. Call it before the request threads start.
+    Each request thread otherwise gets an arena of its own whose freed memory stays mapped. Measured
+    by ``bench/serve_load.py --scenarios analyze_music,match_image --clients 16 --malloc-arenas A``
+    (bench/results/serve.md): the server's RSS levels off at ~720 MB with glibc's default (A=0) and
+    at ~540 MB with 2 arenas, with no errors either way. Call it before the request threads start.
     """
     import ctypes
     import ctypes.util
