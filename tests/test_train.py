@@ -47,11 +47,11 @@ def test_emonet_hq_intensity_is_scored_with_kappa_per_rater(fixtures, tmp_path):
     assert -1.0 <= rep["metrics"]["qwk_mean"] <= 1.0
 
 
-def test_single_label_text_head_report_has_confusion_matrix(fixtures, tmp_path):
-    model = train_head(TrainConfig("emotiontalk", str(fixtures["emotiontalk"]), "text-use", "emotiontalk7",
-                                   train_split="train", features=str(tmp_path / "f"), out=str(tmp_path / "m"),
+def test_single_label_speech_head_report_has_confusion_matrix(fixtures, tmp_path):
+    model = train_head(TrainConfig("ravdess", str(fixtures["ravdess"]), "speech-egemaps", "ravdess8",
+                                   train_split=None, holdout=0.3, features=str(tmp_path / "f"), out=str(tmp_path / "m"),
                                    progress=False, workers=1))
-    rep = evaluate_head(model, "emotiontalk", str(fixtures["emotiontalk"]), split="test", out=tmp_path / "r",
+    rep = evaluate_head(model, "ravdess", str(fixtures["ravdess"]), split="holdout", out=tmp_path / "r",
                         progress=False, workers=1)
     assert rep["n"] > 0 and 0 <= rep["weighted_f1"] <= 1
     assert sum(map(sum, rep["confusion"])) == rep["n"]
