@@ -2,6 +2,7 @@
 
     python bench/train_text_heads.py                # all heads, data from ../shared/data
     python bench/train_text_heads.py --only zh      # just the Chinese EmotionTalk head
+    python bench/train_text_heads.py --only ablations   # evidence for the fixed choices (no heads written)
 
 Chinese (EmotionTalk 7 classes, multimodal labels, official TRAIN split only):
   stage 1 — four utterance models: logistic regression on USE vectors and on character 1–3-gram
@@ -33,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import text_data  # noqa: E402
-from emoalign.encode.text_context import MODES, WINDOW, grouped_context_features  # noqa: E402
+from emoalign.encode.text_context import MODES, WINDOW, context_features, grouped_context_features  # noqa: E402
 from emoalign.encode.text_features import CharTfidf, TfidfClassifierHead, clean_text  # noqa: E402
 from emoalign.learn.heads import LinearClassifierHead, LinearRegressorHead  # noqa: E402
 
@@ -95,40 +96,49 @@ def stage1_scores(heads, texts: list[str], vectors: np.ndarray, rows: np.ndarray
     return np.hstack(cols)
 
 
-def train_chinese(out: Path, folds_k: int, summary: dict, limit: int | None = None) -> None:
+def load_chinese(limit: int | None = None) -> dict:
+    """EmotionTalk rows, cleaned texts, USE vectors and the train/val indices."""
     df = text_data.emotiontalk()
-    if limit:  # smoke runs: the first `limit` train utterances (whole dialogues stay contiguous) + all val
+    if limit:  # smoke runs: the first `limit` train utterances + all val
         keep = (df["split"] != "train") | (np.cumsum(df["split"] == "train") <= limit)
         df = df[keep.to_numpy()].reset_index(drop=True)
-    texts = [clean_text(t) for t in df["text"]]
-    vectors = text_data.use_embeddings(df["text"].tolist(), "emotiontalk")
-    train = np.flatnonzero(df["split"].to_numpy() == "train")
-    val = np.flatnonzero(df["split"].to_numpy() == "val")
-    y = df["label"].to_numpy()
+    split = df["split"].to_numpy()
+    return {"df": df, "texts": [clean_text(t) for t in df["text"]],
+            "vectors": text_data.use_embeddings(df["text"].tolist(), "emotiontalk"),
+            "train": np.flatnonzero(split == "train"), "val": np.flatnonzero(split == "val"),
+            "y": df["label"].to_numpy()}
+
+
+def out_of_fold_scores(data: dict, folds) -> np.ndarray:
+    """Stage-1 log-probabilities of every train row from models that did not see its recording group (cached)."""
+    df, texts, vectors, train = data["df"], data["texts"], data["vectors"], data["train"]
+    key = hashlib.sha1(json.dumps([STAGE1, TFIDF, len(folds), LOG_EPS, df["utterance"].iloc[train].tolist()]).encode()).hexdigest()[:12]
+    cache = text_data.CACHE / f"zh_oof_{key}.npy"
+    if cache.is_file():
+        log(f"out-of-fold stage-1 scores from cache {cache}")
+        return np.load(cache)
+    oof = np.zeros((len(train), 7 * len(STAGE1)))
+    for f, (a, b) in enumerate(folds):
+        t = time.time()
+        heads = fit_stage1(texts, vectors, df, train[a])
+        oof[b] = stage1_scores(heads, texts, vectors, train[b])
+        log(f"fold {f + 1}/{len(folds)}: stage 1 fitted in {time.time() - t:.0f} s")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, oof)
+    return oof
+
+
+def train_chinese(out: Path, folds_k: int, summary: dict, limit: int | None = None) -> None:
+    data = load_chinese(limit)
+    df, texts, vectors, train, val, y = (data[k] for k in ("df", "texts", "vectors", "train", "val", "y"))
     labels = sorted(set(y[train]))
     folds = grouped_folds(df["group"].to_numpy()[train], folds_k)
     log(f"EmotionTalk: {len(train)} train / {len(val)} val utterances, {folds_k} folds by speaker group")
-
-    # out-of-fold stage-1 scores for the train rows (cached: ~1 h of fitting on a busy 2-core box)
-    key = hashlib.sha1(json.dumps([STAGE1, TFIDF, folds_k, LOG_EPS, df["utterance"].iloc[train].tolist()]).encode()).hexdigest()[:12]
-    cache = text_data.CACHE / f"zh_oof_{key}.npy"
-    if cache.is_file():
-        oof = np.load(cache)
-        log(f"out-of-fold stage-1 scores from cache {cache}")
-    else:
-        oof = np.zeros((len(train), 7 * len(STAGE1)))
-        for f, (a, b) in enumerate(folds):
-            t = time.time()
-            heads = fit_stage1(texts, vectors, df, train[a])
-            oof[b] = stage1_scores(heads, texts, vectors, train[b])
-            log(f"fold {f + 1}/{folds_k}: stage 1 fitted in {time.time() - t:.0f} s")
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache, oof)
+    oof = out_of_fold_scores(data, folds)
     for m, (name, *_rest) in enumerate(STAGE1):
         pred = np.array(labels)[oof[:, 7 * m:7 * m + 7].argmax(axis=1)]
         summary.setdefault("zh_stage1_oof_wf1", {})[name] = round(wf1(y[train], pred), 4)
     log(f"stage-1 out-of-fold wF1 (multimodal labels): {summary['zh_stage1_oof_wf1']}")
-
     t = time.time()
     heads = fit_stage1(texts, vectors, df, train)
     log(f"stage 1 fitted on all train in {time.time() - t:.0f} s")
@@ -163,6 +173,62 @@ def train_chinese(out: Path, folds_k: int, summary: dict, limit: int | None = No
             head.save(out / f"text_use_zh_{name}.npz", out / "text_use_zh_tfidf.json")
         else:
             head.save(out / f"text_use_zh_{name}.npz")
+
+
+def chinese_ablations(folds_k: int, summary: dict) -> None:
+    """Evidence for the fixed choices (writes no heads): stage-1 C on val, and other context definitions.
+
+    Stage 1: each model kind fitted on train with the multimodal label for a few C, scored on val
+    (STAGE1's C values were chosen this way in exploratory runs with an uncapped vocabulary).
+    Context ("dialogue" mode, C = 0.01): the speaker's own turns (shipped) vs all turns of the
+    conversation as one sequence vs own turns + the mean of the partner's turns; grouped CV on
+    train and val.
+    """
+    data = load_chinese()
+    df, texts, vectors, train, val, y = (data[k] for k in ("df", "texts", "vectors", "train", "val", "y"))
+    folds = grouped_folds(df["group"].to_numpy()[train], folds_k)
+    grid: dict = {}
+    tfidf = CharTfidf(**TFIDF).fit([texts[i] for i in train])
+    for C in (1.0, 3.0, 10.0):
+        head = TfidfClassifierHead(tfidf, C=C).fit([texts[i] for i in train], y[train], fit_vocabulary=False)
+        grid[f"tfidf C={C}"] = round(wf1(y[val], head.predict([texts[i] for i in val])), 4)
+        log(f"stage-1 TF-IDF C={C}: val wF1 {grid[f'tfidf C={C}']}")
+    for C in (0.003, 0.01, 0.03):
+        head = LinearClassifierHead(C=C, class_weight=None).fit(vectors[train], y[train])
+        grid[f"use C={C}"] = round(wf1(y[val], head.predict(vectors[val])), 4)
+        log(f"stage-1 USE C={C}: val wF1 {grid[f'use C={C}']}")
+    summary["zh_stage1_val_grid"] = grid
+
+    oof = out_of_fold_scores(data, folds)
+    val_scores = stage1_scores(fit_stage1(texts, vectors, df, train), texts, vectors, val)
+    scores = np.zeros((len(df), oof.shape[1]))
+    scores[train], scores[val] = oof, val_scores
+    rows = np.r_[train, val]
+    k = scores.shape[1]
+    own = np.zeros((len(df), 3 * k + 2))
+    whole = np.zeros_like(own)
+    partner = np.zeros((len(df), k + 1))
+    for _, conv in df.iloc[rows].groupby("conversation"):
+        conv = conv.sort_values("turn")
+        idx = conv.index.to_numpy()
+        whole[idx] = context_features(scores[idx], "dialogue", WINDOW)
+        spk = conv["speaker"].to_numpy()
+        for sp in dict.fromkeys(spk):
+            mine, other = idx[spk == sp], idx[spk != sp]
+            own[mine] = context_features(scores[mine], "dialogue", WINDOW)
+            if len(other):
+                partner[mine, :k] = scores[other].mean(axis=0)
+                partner[mine, k] = 1.0
+    out = {}
+    for name, X in (("own speaker's turns (shipped)", own), ("whole conversation, speakers ignored", whole),
+                    ("own turns + partner's mean", np.hstack([own, partner]))):
+        pred = np.empty(len(train), dtype=object)
+        for a, b in folds:
+            pred[b] = LinearClassifierHead(C=0.01, class_weight=None).fit(X[train][a], y[train][a]).predict(X[train][b])
+        head = LinearClassifierHead(C=0.01, class_weight=None).fit(X[train], y[train])
+        out[name] = {"cv_wf1": round(wf1(y[train], pred), 4), "val_wf1": round(wf1(y[val], head.predict(X[val])), 4)}
+        log(f"context [{name}]: grouped-CV wF1 {out[name]['cv_wf1']}  val wF1 {out[name]['val_wf1']}")
+    summary["zh_context_ablation_dialogue_mode"] = out
 
 
 def tfidf_check(heads, texts: list[str], rows: np.ndarray) -> None:
@@ -223,7 +289,9 @@ def train_va(out: Path, summary: dict) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=OUT, help="folder for the heads (default: the package's models/)")
-    ap.add_argument("--only", choices=("zh", "en", "va"), action="append", help="train only these heads (repeatable)")
+    ap.add_argument("--only", choices=("zh", "en", "va", "ablations"), action="append",
+                    help="train only these heads (repeatable); 'ablations' only measures the evidence for the "
+                         "fixed choices (stage-1 C on val, context definitions) and writes no heads")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--limit", type=int, help="smoke run: use only this many EmotionTalk train utterances")
     args = ap.parse_args(argv)
@@ -237,6 +305,8 @@ def main(argv=None) -> None:
         train_english(args.out, summary)
     if "zh" in todo:
         train_chinese(args.out, args.folds, summary, args.limit)
+    if "ablations" in todo:
+        chinese_ablations(args.folds, summary)
     summary["machine"] = "2-core CPU (shared with other jobs)"
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=1, ensure_ascii=False))

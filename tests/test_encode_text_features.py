@@ -28,6 +28,8 @@ def test_clean_text_removes_overlap_markers_only(raw, clean):
     ("I am so happy!", "en"),
     ("¡Estoy muy feliz!", "en"),  # other scripts take the English route
     ("12345 !!!", "en"),
+    ("朝阳公[interrupted]。", "zh"),  # transcript event tags are not English
+    ("[laughing]那确实。", "zh"),
 ])
 def test_detect_language(text, lang):
     assert detect_language(text) == lang

@@ -13,8 +13,9 @@ the shared semantic space ``"usem3"`` (512-d, unit length), routes it by languag
   applied to Chinese through USE's shared multilingual space), 1..5 mapped to [-1, 1].
 
 `encode_dialogue` scores the turns of one conversation together: a turn's emotion is read with
-the other turns' (EmotionTalk: weighted F1 0.46 per utterance vs about 0.5–0.6 with context; see
-``encode/models/text_use.md`` and ``bench/results/text_emotiontalk.md``).
+the same speaker's other turns (EmotionTalk official test split, weighted F1: 0.472 per
+utterance, 0.522 with the earlier turns, 0.542 with all turns; see ``encode/models/text_use.md``
+and ``bench/results/text_emotiontalk.md``).
 
 >>> from emoalign.encode import get_encoder
 >>> enc = get_encoder("text-use")  # doctest: +SKIP

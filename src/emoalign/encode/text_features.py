@@ -32,6 +32,8 @@ _SPACES = re.compile(r"\s+")
 # CJK Unified Ideographs (+ extension A and compatibility ideographs): the script of Chinese.
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+# Bracketed event tags ([laughing], [interrupted], GoEmotions' [NAME]) are annotation, not language.
+_TAG = re.compile(r"\[[A-Za-z ]{1,20}\]")
 
 
 def clean_text(text: str) -> str:
@@ -48,7 +50,9 @@ def detect_language(text: str) -> str:
     letters (one Han character carries about as much as a short English word), so
     "我今天很happy" is Chinese and "I love 北京 so much" is English. Other scripts go to the
     English route: USE is multilingual, but heads are trained on English and Chinese only.
+    Bracketed tags such as ``[laughing]`` are not counted.
     """
+    text = _TAG.sub("", text)
     han = len(_HAN.findall(text))
     if han == 0:
         return "en"
