@@ -260,6 +260,7 @@ class USETextEncoder(Encoder):
         >>> enc = USETextEncoder()  # doctest: +SKIP
         >>> res = enc.encode_dialogue(["你怎么又迟到了？", "路上堵车嘛。", "每次都这样！"], speakers=["A", "B", "A"])  # doctest: +SKIP
         >>> [r.affect.top()[0] for r in res]  # doctest: +SKIP
+        ['angry', 'neutral', 'angry']
         """
         if context not in MODES:
             raise ValueError(f"unknown context {context!r}; expected one of {MODES}")
