@@ -187,7 +187,8 @@ def plot_curves(worlds: list[dict], out: Path) -> None:
 def write_markdown(all_res: dict) -> None:
     m = {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}
     lines = ["# EMI-Adapter: does emotion help retrieval? (`bench/adapter.py`)", "",
-             f"Command: `python bench/adapter.py --part {' '.join(all_res)}`. Machine: {m['cpus']}-core CPU shared with other jobs "
+             f"Command: `python bench/adapter.py` (each part can be re-run alone: `--part synthetic`, `--part fixture`; "
+             f"`--report-only` rewrites this file from adapter.json). Machine: {m['cpus']}-core CPU shared with other jobs "
              f"(load average at the end {tuple(round(x, 1) for x in m['loadavg'])}).", "",
              "EMID is not available here; see the module docstring of `bench/adapter.py` for both data sets. "
              "Everything (T-score α, adapter variant and learning rate, epoch) is chosen on validation clips; the test clips are "
@@ -237,6 +238,7 @@ def main() -> None:
     ap.add_argument("--part", nargs="+", default=["synthetic", "fixture"], choices=["synthetic", "fixture"])
     ap.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="w_emotion of the synthetic worlds.")
     ap.add_argument("--quick", action="store_true", help="Tiny sizes, results under /tmp (checks the script runs).")
+    ap.add_argument("--report-only", action="store_true", help="Rewrite adapter.md from adapter.json.")
     args = ap.parse_args()
     global RESULTS
     if args.quick:
@@ -246,6 +248,9 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "adapter.json"
     all_res = json.loads(path.read_text()) if path.exists() else {}
+    if args.report_only:
+        write_markdown(all_res)
+        return
     if "synthetic" in args.part:
         worlds = []
         for w in args.weights:

@@ -203,3 +203,29 @@ def test_alpha_tuned_on_validation_and_training_plot(tmp_path, world, trained):
     adapter, _ = trained
     out = plot_history(adapter.history_, tmp_path / "curve.png", baselines={"semantic": 0.3})
     assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_freeze_semantic_learns_only_the_affect_terms(world, tmp_path):
+    """Δ stays exactly zero, the affect terms move, it still beats semantic-only where emotion
+    decides, it round-trips through save/load, and it is refused for separate spaces."""
+    data, idx = world
+    tr, va = data.pairs_of(idx["train"]), data.pairs_of(idx["val"])
+    free = EMIAdapter(variant="svdpp", epochs=3, seed=0).fit(data.music, data.images, tr, val_pairs=va)
+    frozen = EMIAdapter(variant="svdpp", epochs=6, seed=0, freeze_semantic=True).fit(data.music, data.images, tr, val_pairs=va)
+    assert frozen.config.best_epoch > 0
+    state = {k: v.detach().numpy() for k, v in frozen._net.state_dict().items()}
+    deltas = [k for k in state if "delta" in k]
+    assert deltas and all(not state[k].any() for k in deltas)
+    assert frozen.n_parameters() == free.n_parameters()  # same network, fewer trained weights
+    res = evaluate_split(data, idx["test"], adapters={"frozen": frozen}, alpha=0.6)
+    assert res["frozen"]["music_to_image"]["R@10"] > res["semantic"]["music_to_image"]["R@10"] + 0.10
+    frozen.save(tmp_path / "frozen")
+    again = EMIAdapter.load(tmp_path / "frozen")
+    assert again.config.freeze_semantic
+    np.testing.assert_allclose(again.transform(data.images), frozen.transform(data.images), atol=1e-6)
+
+    rng = np.random.default_rng(0)
+    music = ItemSet.from_arrays(["m0", "m1"], rng.normal(size=(2, 7)), "acoustic", "mikels8", probs=np.full((2, 8), 1 / 8))
+    images = ItemSet.from_arrays(["i0", "i1"], rng.normal(size=(2, 20)), "imagenet", "mikels8", probs=np.full((2, 8), 1 / 8))
+    with pytest.raises(ValueError, match="joint space"):
+        EMIAdapter(freeze_semantic=True).fit(music, images, np.array([[0, 0], [1, 1]]))

@@ -61,6 +61,8 @@ def adapter() -> None:
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation and batching.")
 @click.option("--variant", default="svdpp", show_default=True, type=click.Choice(["bmf", "svdpp", "ncf"]), help="Fusion variant (see docs).")
 @click.option("--no-affect", is_flag=True, help="Control: same model with the affect input zeroed.")
+@click.option("--freeze-semantic", is_flag=True,
+              help="Joint spaces only: keep the semantic embedding fixed and learn only the affect terms (far fewer weights).")
 @click.option("--dim", default=256, show_default=True, type=click.IntRange(1), help="Shared-space size when the inputs are in two spaces.")
 @click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(min=1e-7))
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(2))
@@ -75,7 +77,7 @@ def adapter() -> None:
 @click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes.")
 @click.option("--progress/--no-progress", default=False, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def train_cmd(pairs, out, epochs, seed, variant, no_affect, dim, lr, batch_size, weight_decay, patience, fractions, split_seed,
+def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim, lr, batch_size, weight_decay, patience, fractions, split_seed,
               split_by, backend, music_encoder, image_encoder, music_affect, image_affect, affect, features, workers, progress, as_json) -> None:
     """Train an adapter on music–image pairs; the epoch is chosen on validation pairs."""
     from emoalign.learn.adapter import AdapterConfig
@@ -93,7 +95,7 @@ def train_cmd(pairs, out, epochs, seed, variant, no_affect, dim, lr, batch_size,
         name, _ = parse_source(pairs)
         if features is None and name != "pairs":
             features = str(Path(out) / "features")
-        cfg = AdapterConfig(variant=variant, epochs=epochs, seed=seed, use_affect=not no_affect, dim=dim, lr=lr,
+        cfg = AdapterConfig(variant=variant, epochs=epochs, seed=seed, use_affect=not no_affect, freeze_semantic=freeze_semantic, dim=dim, lr=lr,
                             batch_size=batch_size, weight_decay=weight_decay, patience=patience)
 
         def on_epoch(rec):

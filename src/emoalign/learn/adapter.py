@@ -46,7 +46,9 @@ Variants (what each takes from its namesake)
    the dot-product output is NCF's GMF branch. No bias.
 
 ``use_affect=False`` trains the same network with the affect input zeroed: the control that
-tells whether emotion — rather than training on the pairs — is what helps.
+tells whether emotion — rather than training on the pairs — is what helps. ``freeze_semantic``
+(joint spaces) keeps Δ = 0, so only the affect terms, biases and τ learn: a much lighter adapter
+that cannot memorise the training pairs through a d×d matrix (choose it on validation).
 
 Saved as a folder: ``config.json`` (hyper-parameters, input spaces, dimensions, taxonomies),
 ``weights.npz`` (the state dict as plain arrays, loaded with ``allow_pickle=False``) and
@@ -109,6 +111,9 @@ class AdapterConfig:
     weight_decay: float = 1e-4
     temperature: float = 0.07
     use_affect: bool = True
+    #: joint input space only: keep the semantic part fixed (Δ = 0) and learn only how affect
+    #: moves items (plus biases and τ). Far fewer weights — less room to memorise the pairs.
+    freeze_semantic: bool = False
     patience: int = 8
     seed: int = 0
     #: torch threads while training/embedding. Steps are small (a 256-pair batch): OpenMP's
@@ -158,6 +163,7 @@ def _build_net(cfg: AdapterConfig, music_k: int, image_k: int, mapping: np.ndarr
             if cfg.joint:
                 self.delta = nn.Linear(d_in, d_in, bias=False)
                 nn.init.zeros_(self.delta.weight)
+                self.delta.weight.requires_grad_(not cfg.freeze_semantic)
             else:
                 self.proj = nn.Linear(d_in, out, bias=False)
                 nn.init.orthogonal_(self.proj.weight)
@@ -258,6 +264,9 @@ class EMIAdapter:
         cfg.music_dim, cfg.image_dim = music.dim, images.dim
         cfg.music_taxonomy, cfg.image_taxonomy = music.taxonomy, images.taxonomy
         cfg.joint = music.space == images.space and music.dim == images.dim
+        if cfg.freeze_semantic and not cfg.joint:
+            raise ValueError(f"freeze_semantic needs music and images in one joint space; got {music.space!r} and {images.space!r} "
+                             "(separate spaces must learn their projections)")
         cfg.out_dim = music.dim if cfg.joint else int(cfg.dim)
         cfg.train_pairs = int(len(pairs))
         start = time.perf_counter()
@@ -278,7 +287,7 @@ class EMIAdapter:
         codes = np.sort(pairs[:, 0] * len(images) + pairs[:, 1])
         # AdamW's decoupled decay pulls every weight toward 0 — for the joint residual Δ and
         # the affect factors that is toward the semantic-only start.
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
         steps_per_epoch = max(1, math.ceil(len(pairs) / cfg.batch_size))
         total = max(1, steps_per_epoch * cfg.epochs)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
