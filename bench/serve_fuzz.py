@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             # An endpoint whose encoder cannot load on this machine answers 503 by design (with the
             # reason); it is left out of the run, and the report says so.
             excluded = {"/api/analyze/text": "text-use"} if "text-use" not in loaded else {}
-            cmd = ["schemathesis", "--config-file", str(tmp / "schemathesis.toml"), "run", url + "/openapi.json",
+            # The CLI installed next to this interpreter (a venv's bin/ is not always on PATH).
+            cli = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
+            cmd = [cli, "--config-file", str(tmp / "schemathesis.toml"), "run", url + "/openapi.json",
                    "--checks", "all", "--max-examples", str(args.max_examples), "--max-time", str(args.max_time),
                    "--seed", str(args.seed), "--no-color", "--generation-database", "none",
                    "--report", "har,junit", "--report-dir", str(tmp / "reports"), "--request-timeout", "60"]

@@ -295,3 +295,25 @@ def test_encoder_that_fails_to_load_is_reported():
     assert "no-such-encoder" in app.state.unavailable
     with TestClient(app) as c:
         assert "no-such-encoder" not in c.get("/api/health").json()["encoders"]
+
+
+def test_models_load_at_start_and_a_model_that_cannot_run_is_reported(tmp_path, monkeypatch):
+    """Warm-up runs each encoder once when the app is built: the text model is in memory before
+    any request, and a hub model that cannot load (an empty model folder) is reported as
+    unavailable with the reason, instead of failing the first request that needs it."""
+    from emoalign.serve import locks
+
+    (tmp_path / "empty-clip").mkdir()
+    monkeypatch.setenv("EMOALIGN_CLIP_MODEL", str(tmp_path / "empty-clip"))
+    get_encoder.cache_clear()
+    try:
+        app = create_app(preload=("text-use", "image-clip-hub"))
+        assert app.state.encoders == ["text-use"]
+        assert "empty-clip" in app.state.unavailable["image-clip-hub"]
+        assert locks.STATS["text-use"]["calls"] >= 1  # the warm-up call, before any request
+        with TestClient(app) as c:
+            r = c.post("/api/analyze/text", json={"text": "我今天特别开心"})
+            assert r.status_code == 200 and r.json()["error"] is None
+            assert "image-clip-hub" not in c.get("/api/health").json()["encoders"]
+    finally:
+        get_encoder.cache_clear()

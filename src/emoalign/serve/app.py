@@ -42,12 +42,14 @@ from fastapi.staticfiles import StaticFiles
 
 from emoalign import __version__
 from emoalign.encode.base import DecodeError
+from emoalign.encode.media import sniff_mime
 from emoalign.encode.registry import DEFAULTS
 from emoalign.serve import locks
 from emoalign.serve.limits import BodyLimit
 from emoalign.serve.media import MediaNotFound
 from emoalign.serve.schemas import AnalyzeResult, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
-from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, mime_of, tidy_message
+from emoalign.serve.warmup import warm_up
+from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, tidy_message
 
 log = logging.getLogger("emoalign.serve")
 
@@ -92,13 +94,15 @@ def create_app(
     config: ServeConfig | None = None,
     preload: Sequence[str] | None = None,
     matcher: Any = None,
+    warm: bool = True,
 ) -> FastAPI:
     """Build the app: load the encoders (once) and the index, if one is given.
 
     ``index_dir`` is a folder written by ``emoalign index build``; without it (and without a
     ready ``matcher``) the match endpoint answers 503. ``preload`` lists the encoders to load
     now (default: `DEFAULT_PRELOAD`); an encoder that fails to load is reported by /api/health
-    and its modality answers 503 with the reason.
+    and its modality answers 503 with the reason. With ``warm`` each encoder also runs once on a
+    small generated input (`emoalign.serve.warmup`), so models load now, not in the first request.
     """
     cfg = config or ServeConfig()
     if matcher is None and index_dir is not None:
@@ -110,7 +114,9 @@ def create_app(
     names = list(DEFAULT_PRELOAD if preload is None else preload) + list(matcher.encoders if matcher is not None else [])
     for name in dict.fromkeys(names):
         try:
-            locks.serialise(name)
+            encoder = locks.serialise(name)
+            if warm:
+                warm_up(encoder)
             loaded.append(name)
         except Exception as exc:  # an optional dependency missing, a model file unreadable
             unavailable[name] = f"{type(exc).__name__}: {exc}"
@@ -224,7 +230,7 @@ def create_app(
         except MediaNotFound:
             raise HTTPException(404, "not a media file of the index") from None
         with open(full, "rb") as fh:
-            mime = mime_of(fh.read(64)) or "application/octet-stream"
+            mime = sniff_mime(fh.read(64)) or "application/octet-stream"
         return FileResponse(full, media_type=mime, headers={"Cache-Control": "public, max-age=3600"})
 
     @app.get("/api/taxonomies", response_model=list[TaxonomySummary], tags=["affect"], summary="The emotion taxonomies")

@@ -29,22 +29,6 @@ MODALITY_KINDS: dict[str, tuple[str, ...]] = {
     "video": ("video",),
 }
 
-#: MIME types by the content signature (the page's media and the upload messages use them).
-_MIME_BY_MAGIC: list[tuple[bytes, int, str]] = [
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"GIF8", 0, "image/gif"),
-    (b"BM", 0, "image/bmp"),
-    (b"fLaC", 0, "audio/flac"),
-    (b"OggS", 0, "audio/ogg"),
-    (b"ID3", 0, "audio/mpeg"),
-    (b"\xff\xfb", 0, "audio/mpeg"),
-    (b"\xff\xf3", 0, "audio/mpeg"),
-    (b"\xff\xf2", 0, "audio/mpeg"),
-    (b"\x1a\x45\xdf\xa3", 0, "video/webm"),
-]
-
-
 class UploadError(ValueError):
     """A request's upload is refused; ``status`` is the HTTP status (413, 415 or 422)."""
 
@@ -59,22 +43,6 @@ def check_size(data: bytes, limit: int, what: str = "upload") -> None:
         raise UploadError(413, f"{what} is {len(data):,} bytes; the limit is {limit:,} bytes")
     if not data:
         raise UploadError(422, f"{what} is empty")
-
-
-def mime_of(head: bytes) -> str | None:
-    """The MIME type of a file from its first bytes (None if unknown).
-
-    >>> mime_of(b"RIFF\\x00\\x00\\x00\\x00WAVEfmt "), mime_of(b"hello")
-    ('audio/wav', None)
-    """
-    if head[:4] == b"RIFF":
-        return {b"WAVE": "audio/wav", b"WEBP": "image/webp", b"AVI ": "video/x-msvideo"}.get(head[8:12])
-    if head[4:8] == b"ftyp":
-        return "audio/mp4" if head[8:11] in (b"M4A", b"M4B") else "video/mp4"
-    for magic, offset, mime in _MIME_BY_MAGIC:
-        if head[offset : offset + len(magic)] == magic:
-            return mime
-    return None
 
 
 def kind_of(data: bytes, allowed: tuple[str, ...] = ("image", "audio", "video"), *, purpose: str = "analysis") -> str:
