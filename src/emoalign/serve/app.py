@@ -48,8 +48,8 @@ from emoalign.serve import locks
 from emoalign.serve.limits import BodyLimit
 from emoalign.serve.media import MediaNotFound
 from emoalign.serve.schemas import AnalyzeResult, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
-from emoalign.serve.warmup import warm_up
 from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, tidy_message
+from emoalign.serve.warmup import warm_up
 
 log = logging.getLogger("emoalign.serve")
 
