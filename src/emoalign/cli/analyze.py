@@ -46,20 +46,28 @@ def analyze(paths, texts, text_file, modality, backend, as_json) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 def backends(as_json: bool) -> None:
-    """List encoders: modality, taxonomy, vector space, and whether they are usable here."""
+    """List encoders: modality, taxonomy, vector space, where their weights are, and whether they run here."""
+    from emoalign.encode.hub_weights import weights_status
     from emoalign.encode.registry import DEFAULTS, ENCODERS, encoder_class
 
     rows = []
     for name in ENCODERS:
         try:
             cls = encoder_class(name)
-            rows.append({"name": name, "modality": cls.modality, "taxonomy": cls.taxonomy, "space": cls.space,
-                         "default": DEFAULTS.get(cls.modality) == name, "usable": True, "reason": None})
         except Exception as exc:
             rows.append({"name": name, "modality": None, "taxonomy": None, "space": None, "default": False,
-                         "usable": False, "reason": f"{type(exc).__name__}: {exc}"})
+                         "weights": None, "usable": False, "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        models = cls.hub_models()
+        present, weights = weights_status(models)
+        reason = None if present else (
+            "weights not on this machine: download them once with network access (Hugging Face cache), "
+            "or point the encoder at a local copy (see its docstring)")
+        rows.append({"name": name, "modality": cls.modality, "taxonomy": cls.taxonomy, "space": cls.space,
+                     "default": DEFAULTS.get(cls.modality) == name, "weights": weights, "usable": present, "reason": reason})
     if as_json:
         print_json(rows)
         return
-    print_table(["encoder", "modality", "taxonomy", "space", "default", "usable", "why not"],
-                [(r["name"], r["modality"], r["taxonomy"], r["space"], "yes" if r["default"] else "", "yes" if r["usable"] else "no", r["reason"]) for r in rows])
+    print_table(["encoder", "modality", "taxonomy", "space", "default", "weights", "usable", "why not"],
+                [(r["name"], r["modality"], r["taxonomy"], r["space"], "yes" if r["default"] else "", r["weights"],
+                  "yes" if r["usable"] else "no", r["reason"]) for r in rows])

@@ -57,6 +57,12 @@ class Encoder(ABC):
     #: the feature-store key, so stored features of the old version are not reused.
     version: ClassVar[str] = "1"
 
+    @classmethod
+    def hub_models(cls) -> list[str]:
+        """The models (hub ids or local folders) a default instance loads; [] when the weights ship
+        inside the installed packages. `emoalign.encode.hub_weights` says whether they are here."""
+        return []
+
     @abstractmethod
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
         """Encode a batch; the i-th result belongs to the i-th input."""

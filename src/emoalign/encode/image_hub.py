@@ -113,6 +113,10 @@ class CLIPZeroShotImageEncoder(Encoder):
     taxonomy = "mikels8"
     space = space_id_for(DEFAULT_CLIP)
 
+    @classmethod
+    def hub_models(cls) -> list[str]:
+        return [os.environ.get("EMOALIGN_CLIP_MODEL") or DEFAULT_CLIP]
+
     def __init__(
         self,
         model_id: str | None = None,
@@ -124,7 +128,7 @@ class CLIPZeroShotImageEncoder(Encoder):
         batch_size: int = 16,
         local_files_only: bool | None = None,
     ):
-        self.model_id = model_id or os.environ.get("EMOALIGN_CLIP_MODEL") or DEFAULT_CLIP
+        self.model_id = model_id or self.hub_models()[0]
         self.taxonomy = get_taxonomy(taxonomy).name
         self.space = space or space_id_for(self.model_id)
         if "{label}" not in template:
@@ -326,6 +330,11 @@ class EmpathicFaceEncoder(Encoder):
     taxonomy = "emonet40"
     space = space_id_for(DEFAULT_SIGLIP)
 
+    @classmethod
+    def hub_models(cls) -> list[str]:
+        return [os.environ.get("EMOALIGN_EMPATHIC_HEADS") or DEFAULT_EMPATHIC_HEADS,
+                os.environ.get("EMOALIGN_SIGLIP_MODEL") or DEFAULT_SIGLIP]
+
     def __init__(
         self,
         heads: str | None = None,
@@ -338,8 +347,9 @@ class EmpathicFaceEncoder(Encoder):
         batch_size: int = 16,
         local_files_only: bool | None = None,
     ):
-        self.heads_id = heads or os.environ.get("EMOALIGN_EMPATHIC_HEADS") or DEFAULT_EMPATHIC_HEADS
-        self.image_model_id = image_model or os.environ.get("EMOALIGN_SIGLIP_MODEL") or DEFAULT_SIGLIP
+        default_heads, default_image_model = self.hub_models()
+        self.heads_id = heads or default_heads
+        self.image_model_id = image_model or default_image_model
         self.space = space or space_id_for(self.image_model_id)
         self.detect_faces = detect_faces
         self.margin = margin

@@ -145,6 +145,10 @@ class CLAPPromptMusicEncoder(_PromptProfileEncoder):
     name = "music-clap-prompts-hub"
     modality = "music"
 
+    @classmethod
+    def hub_models(cls) -> list[str]:
+        return [DEFAULT_CLAP]
+
     def _model_id(self) -> str:
         return self.clap_id
 
@@ -202,6 +206,10 @@ class CLIPPromptImageEncoder(_PromptProfileEncoder):
 
     name = "image-clip-prompts-hub"
     modality = "image"
+
+    @classmethod
+    def hub_models(cls) -> list[str]:
+        return [DEFAULT_CLIP]
 
     def _model_id(self) -> str:
         return self.clip_id

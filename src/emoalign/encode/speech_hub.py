@@ -131,6 +131,10 @@ class HubSpeechEncoder(Encoder):
     taxonomy: ClassVar[str | None] = "ravdess8"
     space: ClassVar[str | None] = None
 
+    @classmethod
+    def hub_models(cls) -> list[str]:
+        return [os.environ.get(MODEL_ENV) or DEFAULT_MODEL]
+
     def __init__(
         self,
         model_id: str | Path | None = None,
@@ -144,7 +148,7 @@ class HubSpeechEncoder(Encoder):
             from transformers import AutoModelForAudioClassification
         except ImportError as exc:
             raise ImportError("speech-wav2vec2-hub needs transformers and torch: pip install 'emoalign[hub]'") from exc
-        self.model_id = str(model_id or os.environ.get(MODEL_ENV) or DEFAULT_MODEL)
+        self.model_id = str(model_id or self.hub_models()[0])
         try:
             self.model = AutoModelForAudioClassification.from_pretrained(self.model_id)
         except (OSError, ValueError) as exc:
