@@ -18,11 +18,13 @@ EMID itself is not available here, so two data sets whose construction we know a
 Protocol: split by music clip (80/10/10; by recording for EMID-style ids); everything tuned on
 the validation clips only — the T-score's α (grid 0…1), the adapter's variant (bmf, svdpp, ncf)
 and learning rate (2e-3, 1e-2), the epoch (early stopping) — then the test split is scored once.
-Also reported: the chosen adapter retrained with its affect input zeroed (the "no affect"
-control: does emotion, rather than training on the pairs, make the difference?).
+Also reported, as ablations of the chosen setting (not selected on anything): the adapter
+retrained with its affect input zeroed (the "no affect" control: does emotion, rather than
+training on the pairs, make the difference?) and with its semantic part frozen (`freeze_semantic`:
+only the affect terms learn; does the d×d residual earn its weights?).
 
 Run: ``python bench/adapter.py [--part synthetic fixture]`` → bench/results/adapter.md,
-adapter.json, adapter_curves.png. Machine: 2-core CPU shared with other jobs.
+adapter.json, adapter_curves.png.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +42,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+#: the CLI installed next to this interpreter (a venv's bin/ is not always on PATH)
+EMOALIGN = shutil.which("emoalign", path=str(Path(sys.executable).parent)) or "emoalign"
 RESULTS = HERE / "results"
 VARIANTS = ("bmf", "svdpp", "ncf")
 LRS = (2e-3, 1e-2)
@@ -85,7 +90,9 @@ def synthetic_world(w_emotion: float, seed: int = 0) -> dict:
     control = EMIAdapter(variant=best[0], lr=best[1], epochs=SCALE["epochs"], patience=PATIENCE, seed=seed, use_affect=False).fit(
         data.music, data.images, data.pairs_of(tr), val_pairs=data.pairs_of(va))
     control_s = time.perf_counter() - t
-    res = evaluate_split(data, te, adapters={"adapter": ad, "adapter, no affect": control}, alpha=alpha)
+    frozen = EMIAdapter(variant=best[0], lr=best[1], epochs=SCALE["epochs"], patience=PATIENCE, seed=seed, freeze_semantic=True).fit(
+        data.music, data.images, data.pairs_of(tr), val_pairs=data.pairs_of(va))
+    res = evaluate_split(data, te, adapters={"adapter": ad, "adapter, no affect": control, "adapter, frozen semantic": frozen}, alpha=alpha)
     return {
         "w_emotion": w_emotion, "config": cfg.__dict__, "pairs": int(len(data.pairs)),
         "split_pairs": {s: int(len(data.pairs_of(split_index(splits, s)))) for s in ("train", "val", "test")},
@@ -93,6 +100,7 @@ def synthetic_world(w_emotion: float, seed: int = 0) -> dict:
         "val_r10": {f"{v} lr={lr}": val_key(a) for (v, lr), (a, _) in runs.items()},
         "fit_seconds": secs, "fit_epochs": len(ad.history_) - 1, "control_seconds": control_s,
         "parameters": ad.n_parameters(), "results": res,
+        "frozen_val_r10": val_key(frozen), "frozen_best_epoch": frozen.config.best_epoch,
         "histories": {f"{v} lr={lr}": a.history_ for (v, lr), (a, _) in runs.items()},
     }
 
@@ -110,7 +118,7 @@ def fixture_run(work: Path) -> dict:
         for lr in LRS:
             out = work / f"adapter-{variant}-{lr}"
             t = time.perf_counter()
-            r = subprocess.run(["emoalign", "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(out), "--backend", "xmodal",
+            r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(out), "--backend", "xmodal",
                                 "--features", str(feats), "--variant", variant, "--lr", str(lr), "--epochs", str(SCALE["epochs"]),
                                 "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--json"],
                                capture_output=True, text=True, env=env)
@@ -123,24 +131,36 @@ def fixture_run(work: Path) -> dict:
                                    "seconds": time.perf_counter() - t, "summary": s}
             print(f"  fixture {variant} lr={lr}: val R@10 {runs[(variant, lr)]['val']:.3f}", flush=True)
     best = max(runs, key=lambda k: (runs[k]["val"], -runs[k]["val_loss"]))
-    r = subprocess.run(["emoalign", "adapter", "evaluate", "--model", runs[best]["out"], "--out", str(work / "eval"), "--json"],
+    r = subprocess.run([EMOALIGN, "adapter", "evaluate", "--model", runs[best]["out"], "--out", str(work / "eval"), "--json"],
                        capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise SystemExit(r.stderr[-3000:])
     res = json.loads(r.stdout)
     control_out = work / "adapter-control"
-    r = subprocess.run(["emoalign", "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(control_out), "--backend", "xmodal",
+    r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(control_out), "--backend", "xmodal",
                         "--features", str(feats), "--variant", best[0], "--lr", str(best[1]), "--epochs", str(SCALE["epochs"]),
                         "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--no-affect", "--json"], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise SystemExit(r.stderr[-3000:])
-    rc = subprocess.run(["emoalign", "adapter", "evaluate", "--model", str(control_out), "--json"], capture_output=True, text=True, env=env)
+    rc = subprocess.run([EMOALIGN, "adapter", "evaluate", "--model", str(control_out), "--json"], capture_output=True, text=True, env=env)
     control = json.loads(rc.stdout)
     key = [k for k in control if k.startswith("adapter")][0]
     res["adapter, no affect"] = control[key]
+    frozen_out = work / "adapter-frozen"
+    r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(frozen_out), "--backend", "xmodal",
+                        "--features", str(feats), "--variant", best[0], "--lr", str(best[1]), "--epochs", str(SCALE["epochs"]),
+                        "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--freeze-semantic", "--json"],
+                       capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise SystemExit(r.stderr[-3000:])
+    fs = json.loads(r.stdout)
+    frozen_val = float(np.mean([fs["history"][fs["best_epoch"]]["val_r10_m2i"], fs["history"][fs["best_epoch"]]["val_r10_i2m"]]))
+    rf = subprocess.run([EMOALIGN, "adapter", "evaluate", "--model", str(frozen_out), "--json"], capture_output=True, text=True, env=env)
+    frozen = json.loads(rf.stdout)
+    res["adapter, frozen semantic"] = frozen[[k for k in frozen if k.startswith("adapter")][0]]
     return {"generate_s": gen_s, "chosen": {"variant": best[0], "lr": best[1]}, "val_r10": {f"{v} lr={lr}": x["val"] for (v, lr), x in runs.items()},
             "counts": runs[best]["summary"]["counts"], "featurizer": runs[best]["summary"]["featurizer"],
-            "fit_seconds": runs[best]["summary"]["seconds"], "results": res}
+            "fit_seconds": runs[best]["summary"]["seconds"], "results": res, "frozen_val_r10": frozen_val}
 
 
 def table(res: dict) -> list[str]:
@@ -188,8 +208,9 @@ def write_markdown(all_res: dict) -> None:
     m = {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}
     lines = ["# EMI-Adapter: does emotion help retrieval? (`bench/adapter.py`)", "",
              f"Command: `python bench/adapter.py` (each part can be re-run alone: `--part synthetic`, `--part fixture`; "
-             f"`--report-only` rewrites this file from adapter.json). Machine: {m['cpus']}-core CPU shared with other jobs "
-             f"(load average at the end {tuple(round(x, 1) for x in m['loadavg'])}).", "",
+             f"`--report-only` rewrites this file from adapter.json). Machine: {m['cpus']}-core CPU "
+             f"(load average at the end {tuple(round(x, 1) for x in m['loadavg'])}"
+             + ("; shared with other jobs, so times are upper bounds)." if m["loadavg"][0] > 1.5 else ")."), "",
              "EMID is not available here; see the module docstring of `bench/adapter.py` for both data sets. "
              "Everything (T-score α, adapter variant and learning rate, epoch) is chosen on validation clips; the test clips are "
              "scored once. R@K: share of queries whose first true partner is in the top K of the split's gallery; "
@@ -210,7 +231,8 @@ def write_markdown(all_res: dict) -> None:
                       f"Adapter chosen on validation: {w['chosen']['variant']}, lr {w['chosen']['lr']:g}, epoch {w['chosen']['best_epoch']}; "
                       f"{w['parameters']:,} parameters; fit {w['fit_seconds']:.0f} s for {w['fit_epochs']} epochs on {w['split_pairs']['train']:,} pairs.", ""]
             lines += table(w["results"])
-            lines += ["", "Validation R@10 of each adapter setting: " + ", ".join(f"{k} {v:.3f}" for k, v in w["val_r10"].items()), ""]
+            lines += ["", "Validation R@10 of each adapter setting: " + ", ".join(f"{k} {v:.3f}" for k, v in w["val_r10"].items())
+                      + (f"; the chosen setting with frozen semantics (ablation) {w['frozen_val_r10']:.3f}" if "frozen_val_r10" in w else ""), ""]
         lines += ["![curves](adapter_curves.png)", "",
                   "Training loss and validation Recall@10 per epoch for every setting (EMID's Figure 4 analogue); the dashed line is "
                   "semantic-only on the test split.", ""]
@@ -226,7 +248,8 @@ def write_markdown(all_res: dict) -> None:
                   f"T-score α = {d['alpha']:g} ({d['alpha_chosen_on']}); adapter {f['chosen']['variant']} lr {f['chosen']['lr']:g} (validation). "
                   f"Test split: {d['clips']} clips, {d['images']} images.", ""]
         lines += table(f["results"])
-        lines += ["", "Validation R@10 of each adapter setting: " + ", ".join(f"{k} {v:.3f}" for k, v in f["val_r10"].items()), "",
+        lines += ["", "Validation R@10 of each adapter setting: " + ", ".join(f"{k} {v:.3f}" for k, v in f["val_r10"].items())
+                  + (f"; the chosen setting with frozen semantics (ablation) {f['frozen_val_r10']:.3f}" if "frozen_val_r10" in f else ""), "",
                   "Caveat: the generator pairs each clip with images of its three nearest Mikels tags in V–A — the pairs are defined "
                   "by emotion alone, and the media's sound and colours follow V–A too, so this set measures whether the pipeline "
                   "recovers an emotional rule from real files, not whether emotion helps over real semantics.", ""]
