@@ -192,7 +192,8 @@ def report(results: dict[str, dict], args: argparse.Namespace, load: tuple[float
         "",
         f"Command: `python bench/face_image.py --n {args.n} --repeats {args.repeats}` · machine: {os.cpu_count()}-core {cpu}, "
         f"Python {platform.python_version()}, numpy {numpy.__version__}, torch {torch.__version__}, onnxruntime {onnxruntime.__version__} · "
-        f"{time.strftime('%Y-%m-%d')} · load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (other jobs shared the machine: figures are noisy, ratios matter more)",
+        f"{time.strftime('%Y-%m-%d')} · load average at start {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"
+        + (" (other jobs shared the machine: figures are noisy, ratios matter more)" if load[0] > 1.5 else ""),
         "",
         f"Inputs: {args.n} real photos from scikit-image ({', '.join(PHOTOS)}, cycled; mean {r['haar-detect']['mean_pixels'] / 1e6:.2f} MP, "
         "from 0.14 MP (chelsea) to 2 MP (retina); one face per cycle: the astronaut), as PNG bytes, so decoding is included. "
