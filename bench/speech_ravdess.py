@@ -71,6 +71,7 @@ def egemaps_only(data: str, test_actors: set[int], tune_actors: set[int]) -> tup
 def main(argv: list[str] | None = None) -> int:
     from emoalign.data.ravdess import parse_actor_range
 
+    load_at_start = os.getloadavg()[0]  # before this run adds its own load
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     ap.add_argument("--test-actors", default="17-20")
@@ -152,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         "# speech-egemaps on held-out RAVDESS actors",
         "",
         f"Command: `python bench/speech_ravdess.py --data {args.data}`  ",
-        f"Machine: {os.cpu_count()}-core CPU ({platform.machine()}), shared with other jobs; Python {platform.python_version()}; "
+        f"Machine: {os.cpu_count()}-core CPU ({platform.machine()}), load average at start {load_at_start:.1f}"
+        + (" (shared with other jobs)" if load_at_start > 1.5 else "") + f"; Python {platform.python_version()}; "
         f"{time.strftime('%Y-%m-%d')}.  ",
         f"Held-out actors {args.test_actors} ({len(records)} clips, 8 classes, chance UAR 0.125). Heads: the dev heads "
         f"(features `{dev.meta['features']}`, C={dev.C:g} per clip / C={dev_spk.C:g} speaker-normalised), fitted on actors "
