@@ -17,7 +17,12 @@ from typing import Sequence
 
 
 def hub_cache_dir() -> Path:
-    """The Hugging Face hub cache (``$HF_HUB_CACHE``, ``$HF_HOME/hub`` or ~/.cache/huggingface/hub)."""
+    """The Hugging Face hub cache (``$HF_HUB_CACHE``, ``$HF_HOME/hub`` or ~/.cache/huggingface/hub).
+
+    Read from the environment on each call, not from ``huggingface_hub.constants`` (fixed when that
+    module is first imported), so a variable set later in the process still counts — and listing
+    backends does not import huggingface_hub at all.
+    """
     if os.environ.get("HF_HUB_CACHE"):
         return Path(os.environ["HF_HUB_CACHE"]).expanduser()
     home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")

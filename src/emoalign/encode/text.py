@@ -224,10 +224,11 @@ class USETextEncoder(Encoder):
                 p_zh[:] = self.zh.probs(scores, "utterance")
                 sizes = [None] * len(zh)
             else:
-                keys = [None if threads is None else threads[valid[j]] for j in zh]
+                by_thread: dict = {}  # thread → its rows, threads in order of first appearance
+                for r, j in enumerate(zh):
+                    by_thread.setdefault(None if threads is None else threads[valid[j]], []).append(r)
                 sizes = [0] * len(zh)
-                for key in dict.fromkeys(keys):  # threads in order of first appearance
-                    rows = [r for r, k in enumerate(keys) if k == key]
+                for rows in by_thread.values():
                     p_zh[rows] = self.zh.probs(scores[rows], context)
                     for r in rows:
                         sizes[r] = len(rows)

@@ -10,45 +10,15 @@ present but unusable shows up in /api/health instead of in someone's request.
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
-
+from emoalign.data.fixtures.media import SR, clip_bytes, image_bytes, synth_clip, synth_image
 from emoalign.encode.base import Encoder, Input
-
-_SR = 16000
-
-
-def _tone(seconds: float) -> np.ndarray:
-    """A quiet two-tone signal (not silence: encoders rightly refuse silent audio)."""
-    t = np.arange(int(seconds * _SR)) / _SR
-    return (0.2 * np.sin(2 * np.pi * 220 * t) + 0.1 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
-
-
-def _tone_wav(seconds: float = 2.0) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, _tone(seconds), _SR, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
-def _gradient_png(size: int = 96) -> bytes:
-    from PIL import Image
-
-    ramp = np.linspace(0, 255, size, dtype=np.uint8)
-    rgb = np.stack([np.tile(ramp, (size, 1)), np.tile(ramp[:, None], (1, size)), np.full((size, size), 128, np.uint8)], -1)
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def _short_video() -> bytes:
-    from emoalign.encode.media import load_image
     from emoalign.encode.video_io import write_video
 
-    frame = load_image(_gradient_png(64))
-    return write_video(None, [frame] * 5, fps=5.0, audio=_tone(1.0), sr=_SR)
+    frame = synth_image(0.5, 0.5, size=64)
+    return write_video(None, [frame] * 5, fps=5.0, audio=synth_clip(0.5, 0.5, seconds=1.0), sr=SR)
 
 
 def warm_up_input(modality: str) -> Input:
@@ -56,9 +26,9 @@ def warm_up_input(modality: str) -> Input:
     if modality == "text":
         return "warm-up"
     if modality in ("image", "face"):
-        return _gradient_png()
+        return image_bytes(synth_image(0.5, 0.5))
     if modality in ("music", "speech"):
-        return _tone_wav()
+        return clip_bytes(synth_clip(0.5, 0.5))
     if modality == "video":
         return _short_video()
     raise ValueError(f"no warm-up input for modality {modality!r}")
@@ -67,7 +37,7 @@ def warm_up_input(modality: str) -> Input:
 def warm_up(encoder: Encoder) -> str | None:
     """Run ``encoder`` once on a generated input; returns its per-input error, if any.
 
-    The per-input error is informational (a face encoder finds no face in a gradient); an
+    The per-input error is informational (a face encoder finds no face in a generated picture); an
     exception — a model that cannot load or run — propagates to the caller.
     """
     result = encoder.encode([warm_up_input(encoder.modality)])[0]
