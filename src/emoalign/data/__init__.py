@@ -24,6 +24,7 @@ SOURCES: dict[str, str] = {
     "emonet-face-hq": "emoalign.data.emonet_face:EmoNetFaceHQSource",
     "emonet-face-big": "emoalign.data.emonet_face:EmoNetFaceBigSource",
     "ravdess": "emoalign.data.ravdess:RavdessSource",
+    "music-4q": "emoalign.data.music4q:Music4QSource",
     "folder": "emoalign.data.generic:FolderSource",
     "csv": "emoalign.data.generic:CSVSource",
     "pairs": "emoalign.pair.store:BuiltPairsSource",
