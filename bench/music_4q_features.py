@@ -8,8 +8,8 @@ little). Sets:
 - ``acoustic``: the `music-acoustic` encoder — its 7 cue scores, its raw descriptors and its
   fixed-weight valence/arousal (columns say which is which);
 - ``egemaps`` / ``compare``: openSMILE eGeMAPSv02 / ComParE_2016 functionals of the whole clip;
-- ``musicnn``: the `music-musicnn` port — mean and std over 3-s patches of the 200-d penultimate
-  layer, then the 50 MSD tag probabilities (mean over patches).
+- ``musicnn``: the musicnn port (`emoalign.encode.music_musicnn.pooled_features`) — mean and std
+  over 3-s patches of the 200-d penultimate layer, then the 50 MSD tag probabilities (mean).
 
     nice -n 5 python bench/music_4q_features.py --sets acoustic egemaps compare musicnn
 """
@@ -68,18 +68,15 @@ def _opensmile(feature_set: str):
 
 
 def _musicnn():
-    from emoalign.encode.registry import get_encoder
+    from emoalign.encode.media import load_audio
+    from emoalign.encode.music_musicnn import pooled_features
+    from emoalign.encode.musicnn_net import MSD_TAGS
 
-    enc = get_encoder("music-musicnn")
+    cols = [f"pen_mean{i}" for i in range(200)] + [f"pen_std{i}" for i in range(200)] + [f"tag:{t}" for t in MSD_TAGS]
 
     def run(path: str):
-        res = enc.encode([path])[0]
-        if res.error:
-            raise ValueError(res.error)
-        emb = res.details["embedding"]
-        tags = res.details["tags"]
-        cols = [f"pen_mean{i}" for i in range(200)] + [f"pen_std{i}" for i in range(200)] + [f"tag:{t}" for t in tags]
-        return np.concatenate([emb["mean"], emb["std"], np.array(list(tags.values()))]).astype(np.float64), cols
+        f = pooled_features(load_audio(path, sr=SR))
+        return np.concatenate([f["pen_mean"], f["pen_std"], f["tags"]]), cols
 
     return run
 
@@ -102,8 +99,11 @@ def _save(path: Path, ids, rows, cols, errors, seconds) -> None:
     os.replace(tmp, path)
 
 
-def extract_set(name: str, root: Path = DATA, cache: Path = CACHE) -> Path:
-    """Extract one feature set for every clip (resuming a partial cache); returns the .npz path."""
+def extract_set(name: str, root: Path = DATA, cache: Path = CACHE, reverse: bool = False) -> Path:
+    """Extract one feature set for every clip (resuming a partial cache); returns the .npz path.
+
+    ``reverse`` walks the clips from the end: a second process with another ``cache`` then meets
+    the first in the middle, and `merge_sets` joins the two caches."""
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"{name}.npz"
     ids, rows, cols, errors, seconds = [], [], [], {}, 0.0
@@ -112,6 +112,8 @@ def extract_set(name: str, root: Path = DATA, cache: Path = CACHE) -> Path:
         ids, rows, cols, errors, seconds = d["ids"], list(d["X"]), d["columns"], d["errors"], d["seconds"]
     done = set(ids) | set(errors)
     todo = [r for r in _records(root) if r.id not in done]
+    if reverse:
+        todo = todo[::-1]
     if not todo:
         return path
     run = EXTRACTORS[name]()
@@ -130,14 +132,30 @@ def extract_set(name: str, root: Path = DATA, cache: Path = CACHE) -> Path:
     return path
 
 
+def merge_sets(name: str, into: Path, other: Path) -> int:
+    """Add to ``into/<name>.npz`` the clips that only ``other/<name>.npz`` has; returns how many."""
+    a, b = load_set(name, into), load_set(name, other)
+    have = set(a["ids"]) | set(a["errors"])
+    add = [k for k, i in enumerate(b["ids"]) if i not in have]
+    errors = {**a["errors"], **{i: m for i, m in b["errors"].items() if i not in have}}
+    _save(into / f"{name}.npz", a["ids"] + [b["ids"][k] for k in add], list(a["X"]) + [b["X"][k] for k in add],
+          a["columns"] or b["columns"], errors, a["seconds"] + b["seconds"])
+    return len(add)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", nargs="+", default=list(EXTRACTORS), choices=list(EXTRACTORS))
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--cache", type=Path, default=CACHE)
+    ap.add_argument("--reverse", action="store_true", help="walk the clips from the end (a second process, another --cache)")
+    ap.add_argument("--merge-from", type=Path, help="instead of extracting, merge this cache's sets into --cache")
     args = ap.parse_args()
     for name in args.sets:
-        extract_set(name, args.data, args.cache)
+        if args.merge_from:
+            print(f"{name}: {merge_sets(name, args.cache, args.merge_from)} clips merged from {args.merge_from}", file=sys.stderr)
+        else:
+            extract_set(name, args.data, args.cache, reverse=args.reverse)
 
 
 if __name__ == "__main__":

@@ -53,9 +53,9 @@ class Music4QSource(Source):
     taxonomy = "quadrant"
 
     def records(self, split: str | None = None) -> Iterator[Record]:
-        folds = parse_actor_range(split.split(":", 1)[1]) if split else None
         if split and not split.startswith("folds:"):
             raise ValueError(f"{self.name}: split {split!r} not understood; use 'folds:0-3' style")
+        folds = parse_actor_range(split.split(":", 1)[1]) if split else None
         return self._count(self._records(folds))
 
     def _records(self, folds: set[int] | None) -> Iterator[Record]:
