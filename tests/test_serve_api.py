@@ -27,7 +27,7 @@ FIELDS = {"input", "modality", "encoder", "taxonomy", "label", "confidence", "pr
 
 @pytest.fixture(scope="module")
 def app():
-    return create_app(preload=("image-scene", "music-acoustic", "text-use", "video-fusion"))
+    return create_app(preload=("image-scene", "music-musicnn", "text-use", "video-fusion"))
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def _post_file(client, data: bytes, name: str, mime: str = "application/octet-st
 def test_health_and_version(client):
     h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["version"] == __version__
-    assert {"image-scene", "music-acoustic"} <= set(h["encoders"])
+    assert {"image-scene", "music-musicnn"} <= set(h["encoders"])
     assert h["limits"]["max_upload_bytes"] == ServeConfig().max_upload_bytes
     assert client.get("/api/version").json() == {"name": "emoalign", "version": __version__}
 
@@ -127,7 +127,7 @@ def test_analyse_image_has_analyze_fields(client, png):
 
 def test_analyse_music_clip(client, wav):
     row = _post_file(client, wav, "song.wav", "audio/wav").json()
-    assert row["modality"] == "music" and row["encoder"] == "music-acoustic" and row["taxonomy"] == "emid13"
+    assert row["modality"] == "music" and row["encoder"] == "music-musicnn" and row["taxonomy"] == "emid13"
     assert row["label"] in get_taxonomy("emid13").names and -1 <= row["arousal"] <= 1
 
 

@@ -60,6 +60,9 @@ def backends(as_json: bool) -> None:
             continue
         models = cls.hub_models()
         present, weights = weights_status(models)
+        if not models and cls.weights_location():
+            weights = cls.weights_location()
+            present = "missing" not in weights
         reason = None if present else (
             "weights not on this machine: download them once with network access (Hugging Face cache), "
             "or point the encoder at a local copy (see its docstring)")

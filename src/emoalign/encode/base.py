@@ -63,6 +63,11 @@ class Encoder(ABC):
         inside the installed packages. `emoalign.encode.hub_weights` says whether they are here."""
         return []
 
+    @classmethod
+    def weights_location(cls) -> str | None:
+        """Where packaged weights are, for ``emoalign backends`` (None: say "in the package")."""
+        return None
+
     @abstractmethod
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
         """Encode a batch; the i-th result belongs to the i-th input."""

@@ -14,8 +14,8 @@ sign disagrees with it (the model is torn between two quadrants), that coordinat
 ±0.01 on the side of the most probable quadrant (``details["va_adjusted"]`` says so). EMID's 13
 categories are Gaussian weights (σ = 0.25) around that point, as for ``music-acoustic``.
 
-Input rules: clips shorter than 1 s, silent, non-finite or undecodable ones get a per-file error;
-clips of 1–3 s are repeated to fill one 3-s patch (musicnn's own training used this
+Input rules: clips shorter than 0.5 s, silent, non-finite or undecodable ones get a per-file error;
+clips of 0.5–3 s are repeated to fill one 3-s patch (musicnn's own training used this
 ``repeat-pad``) and carry ``details["padded"] = True``; a last partial patch is dropped.
 
 >>> from emoalign.data.fixtures.media import clip_bytes, synth_clip
@@ -41,8 +41,8 @@ from emoalign.encode.music import va_distribution
 from emoalign.encode.musicnn_net import MSD_TAGS, PATCH_FRAMES, SR, load_musicnn, log_mel, package_model_dir, patches
 from emoalign.types import Affect
 
-#: Shorter clips are refused: under a third of a patch, repeat-padding would invent the music.
-MIN_SECONDS = 1.0
+#: Shorter clips are refused: under a sixth of a patch, repeat-padding would invent the music.
+MIN_SECONDS = 0.5
 QUADRANTS = ("Q1", "Q2", "Q3", "Q4")
 #: Quadrant → (valence sign, arousal sign) (Russell's circumplex as in the 4Q data set).
 QUADRANT_SIGNS = {"Q1": (1, 1), "Q2": (-1, 1), "Q3": (-1, -1), "Q4": (1, -1)}
@@ -152,7 +152,7 @@ class MusicnnMusicEncoder(Encoder):
 
             y = resample(y, sr, SR)
         if y.size < MIN_SECONDS * SR:
-            raise DecodeError(f"{name}: {y.size / SR:.2f} s of audio is too short for music analysis (needs ≥ {MIN_SECONDS:.0f} s)")
+            raise DecodeError(f"{name}: {y.size / SR:.2f} s of audio is too short for music analysis (needs ≥ {MIN_SECONDS:g} s)")
         if not np.all(np.isfinite(y)):
             raise DecodeError(f"{name}: audio contains NaN or infinite samples")
         if float(np.max(np.abs(y))) < 1e-4:

@@ -18,6 +18,7 @@ ENCODERS: dict[str, str] = {
     "text-use": "emoalign.encode.text:USETextEncoder",
     "face-fer": "emoalign.encode.face:FERFaceEncoder",
     "image-scene": "emoalign.encode.image:SceneImageEncoder",
+    "music-musicnn": "emoalign.encode.music_musicnn:MusicnnMusicEncoder",
     "music-acoustic": "emoalign.encode.music:AcousticMusicEncoder",
     "video-fusion": "emoalign.encode.video:VideoEncoder",
     # optional GPL-3.0 backend (extra "music-gpl"), never a default
@@ -41,7 +42,8 @@ DEFAULTS: dict[str, str] = {
     "text": "text-use",
     "face": "face-fer",
     "image": "image-scene",
-    "music": "music-acoustic",
+    # musicnn + 4Q-trained head: artist-grouped CV macro-F1 far above the cue model's (bench/results/music_4q.md)
+    "music": "music-musicnn",
     "video": "video-fusion",
 }
 

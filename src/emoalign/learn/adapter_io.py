@@ -36,14 +36,15 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from emoalign.affect import get_taxonomy, list_taxonomies, map_distribution, probs_vector
+from emoalign.encode.registry import DEFAULTS
 from emoalign.learn.adapter_data import ItemSet, PairData
 from emoalign.types import Affect, Record
 
 MUSIC_MODALITIES = ("music", "audio")
 IMAGE_MODALITIES = ("image", "face")
 AFFECT_FROM = ("encoder", "labels")
-DEFAULT_MUSIC_AFFECT = "music-acoustic"
-DEFAULT_IMAGE_AFFECT = "image-scene"
+DEFAULT_MUSIC_AFFECT = DEFAULTS["music"]  # the registry's default music encoder (music-musicnn)
+DEFAULT_IMAGE_AFFECT = DEFAULTS["image"]
 
 
 class QueryError(ValueError):

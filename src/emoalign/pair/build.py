@@ -7,7 +7,7 @@
 2. **Affect** per item. ``affect="auto"``: a record's own valence/arousal (EMID clips: their
    listener ratings) and its own labels (EMID images: the Mikels tag, placed at the tag's point in
    the taxonomy — Warriner norms by default, NRC-VAD as in the paper with ``nrc_vad=``); items with
-   neither go through the offline affect encoders (``music-acoustic``, ``image-scene``), also via the
+   neither go through the default affect encoders (``DEFAULTS``: ``music-musicnn``, ``image-scene``), also via the
    store. ``affect="encoder"`` uses the encoders for everything.
 3. **Pairing** (`emoalign.pair.pairing.pair_arrays`): top-K by cosine, S, E, T, keep M — at the
    chosen α and at α = 1.
@@ -30,7 +30,7 @@ import json
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -38,6 +38,7 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy, list_taxonomies, load_nrc_vad, map_distribution, nearest_label
 from emoalign.encode.joint import choose_backend, input_records, prepare_pair_vectors
+from emoalign.encode.registry import DEFAULTS
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
 from emoalign.pair.pairing import PairingResult, pair_arrays
 from emoalign.pair.report import compare, plot_distributions
@@ -72,8 +73,8 @@ class PairsConfig:
     method: str = "exact"
     full_softmax: bool = True
     affect: str = "auto"
-    music_affect_encoder: str = "music-acoustic"
-    image_affect_encoder: str = "image-scene"
+    music_affect_encoder: str = field(default_factory=lambda: DEFAULTS["music"])
+    image_affect_encoder: str = field(default_factory=lambda: DEFAULTS["image"])
     category_taxonomy: str = "mikels8"
     nrc_vad: str | None = None
     seed: int = 0
