@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from emoalign.cli.common import print_json, print_table
+from emoalign.encode.registry import DEFAULTS
 
 _BACKENDS = ["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]
 
@@ -32,8 +33,8 @@ def _featurizer_options(f, backend_default: str = "auto"):
                           "text-bridge cannot embed a query file, which has no text)."),
         click.option("--music-encoder", default=None, help="Separate music embedding encoder (with --image-encoder; needs the adapter to compare)."),
         click.option("--image-encoder", default=None, help="Separate image embedding encoder."),
-        click.option("--music-affect", default="music-acoustic", show_default=True, help="Encoder giving the clips' affect."),
-        click.option("--image-affect", default="image-scene", show_default=True, help="Encoder giving the images' affect."),
+        click.option("--music-affect", default=DEFAULTS["music"], show_default=True, help="Encoder giving the clips' affect."),
+        click.option("--image-affect", default=DEFAULTS["image"], show_default=True, help="Encoder giving the images' affect."),
         click.option("--affect", default="encoder", show_default=True, type=click.Choice(["encoder", "labels"]),
                      help="encoder: what a query gets at match time; labels: the source's own labels/ratings."),
     ]
