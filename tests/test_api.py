@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import emoalign
-from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image, write_clip
+from emoalign.media.synth import clip_bytes, synth_clip, synth_image, write_clip
 
 
 def test_inputs_are_explicit(tmp_path):
