@@ -10,7 +10,26 @@ from pathlib import Path
 
 import click
 
-from emoalign.cli.common import open_source_arg, parse_source_arg, print_json, print_table, progress_option, resolve_progress
+from emoalign.cli.common import (
+    open_source_arg,
+    parse_source_arg,
+    print_json,
+    print_table,
+    progress_option,
+    resolve_progress,
+)
+from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
+from emoalign.pair.matching import (
+    MAX_SOURCE_ROWS,
+    NEGATIVES_PER_POSITIVE,
+    TRAIN_FRACTION,
+)
+from emoalign.pair.score import (
+    DEFAULT_TOP_K,
+    PAPER_ALPHA,
+    PAPER_KEEP,
+    PAPER_TEMPERATURE,
+)
 
 
 def open_spec(value: str, param_hint: str):
@@ -28,13 +47,13 @@ def pairs() -> None:
 @click.option("--music", "music_src", required=True, metavar="SOURCE", help="Music collection, NAME:PATH (e.g. emid:/data/EMID).")
 @click.option("--images", "image_src", required=True, metavar="SOURCE", help="Image collection, NAME:PATH.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Weight of the semantic score (1 = semantic only).")
-@click.option("--top-k", default=10, show_default=True, type=click.IntRange(1), help="Candidates per clip (by semantic similarity).")
-@click.option("--keep", default=3, show_default=True, type=click.IntRange(1), help="Images kept per clip.")
+@click.option("--alpha", default=PAPER_ALPHA, show_default=True, type=click.FloatRange(0, 1), help="Weight of the semantic score (1 = semantic only).")
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1), help="Candidates per clip (by semantic similarity).")
+@click.option("--keep", default=PAPER_KEEP, show_default=True, type=click.IntRange(1), help="Images kept per clip.")
 @click.option("--semantic", default="auto", show_default=True,
               type=click.Choice(["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed (ANN training).")
-@click.option("--temperature", default=0.05, show_default=True, type=click.FloatRange(min=1e-6), help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
+@click.option("--temperature", default=PAPER_TEMPERATURE, show_default=True, type=click.FloatRange(min=1e-6), help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
 @click.option("--s-norm", default="relative", show_default=True, type=click.Choice(["relative", "topk", "softmax"]), help="How S is scaled next to E.")
 @click.option("--method", default="exact", show_default=True, type=click.Choice(["exact", "ivf", "hnsw"]), help="Candidate search.")
 @click.option("--affect", default="auto", show_default=True, type=click.Choice(["auto", "encoder"]),
@@ -43,7 +62,7 @@ def pairs() -> None:
 @click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder to reuse (default: OUT).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes (or Ray actors).")
 @click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]), help="Extraction engine (ray: pip install 'emoalign[ray]').")
-@click.option("--memory-mb", default=512, show_default=True, type=click.IntRange(16), help="Working memory of exact pairing.")
+@click.option("--memory-mb", default=DEFAULT_MEMORY_BUDGET // 2**20, show_default=True, type=click.IntRange(16), help="Working memory of exact pairing.")
 @click.option("--full-softmax/--no-full-softmax", default=True, show_default=True, help="Also store the paper's S over all images.")
 @progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -94,9 +113,9 @@ def matching() -> None:
 @matching.command("build")
 @click.option("--source", "source", required=True, metavar="SOURCE", help="Paired source, NAME:PATH (emid, emid-hub, pairs, …).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--max-rows", default=4000, show_default=True, type=click.IntRange(1), help="Clips (rows) taken, in source order.")
-@click.option("--negatives-per-positive", default=1, show_default=True, type=click.IntRange(0))
-@click.option("--train-fraction", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="Share of clips in train.")
+@click.option("--max-rows", default=MAX_SOURCE_ROWS, show_default=True, type=click.IntRange(1), help="Clips (rows) taken, in source order.")
+@click.option("--negatives-per-positive", default=NEGATIVES_PER_POSITIVE, show_default=True, type=click.IntRange(0))
+@click.option("--train-fraction", default=TRAIN_FRACTION, show_default=True, type=click.FloatRange(0, 1), help="Share of clips in train.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--templates", type=click.Path(exists=True, dir_okay=False), default=None, help="Question templates, one per line.")
 @click.option("--hf/--no-hf", default=True, show_default=True, help="Write the datasets DatasetDict (OUT/hf).")
