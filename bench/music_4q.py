@@ -103,7 +103,7 @@ def load_table(ids: list[str], cache: Path) -> dict[str, np.ndarray]:
 
 
 def fit_predict(Xtr, ytr, Xte, C):
-    from emoalign.learn.heads import LinearClassifierHead
+    from emoalign.encode.heads import LinearClassifierHead
 
     head = LinearClassifierHead(C=C).fit(Xtr, ytr)
     P = head.predict_proba(Xte)
@@ -182,7 +182,7 @@ def speed(n_clips: int, records) -> list[dict]:
     """Clips/s and × real time of the encoders on one thread, same clips, same process."""
     import torch
 
-    from emoalign.encode.media import load_audio
+    from emoalign.media.decode import load_audio
     from emoalign.encode.music_musicnn import pooled_features
     from emoalign.encode.musicnn_net import MusicnnNet, load_musicnn, log_mel, patches
     from emoalign.encode.registry import get_encoder
@@ -302,7 +302,7 @@ def main() -> None:
     # ship
     ship = None
     if not args.no_ship:
-        from emoalign.learn.heads import LinearClassifierHead
+        from emoalign.encode.heads import LinearClassifierHead
 
         allsplits = lofo_splits(np.arange(len(y)), folds)
         cands = []

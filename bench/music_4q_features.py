@@ -37,7 +37,7 @@ def _records(root: Path):
 
 def _acoustic():
     from emoalign.encode.music import AcousticMusicEncoder
-    from emoalign.encode.media import load_audio
+    from emoalign.media.decode import load_audio
 
     enc = AcousticMusicEncoder()
     cues = list(enc.cue_model.cues)
@@ -56,7 +56,7 @@ def _acoustic():
 def _opensmile(feature_set: str):
     import opensmile
 
-    from emoalign.encode.media import load_audio
+    from emoalign.media.decode import load_audio
 
     smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, feature_set), feature_level=opensmile.FeatureLevel.Functionals)
 
@@ -68,7 +68,7 @@ def _opensmile(feature_set: str):
 
 
 def _musicnn():
-    from emoalign.encode.media import load_audio
+    from emoalign.media.decode import load_audio
     from emoalign.encode.music_musicnn import pooled_features
     from emoalign.encode.musicnn_net import MSD_TAGS
 

@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     sys.path.insert(0, str(REPO / "src"))
-    from emoalign.data.fixtures.media import clip_bytes, synth_clip
+    from emoalign.media.synth import clip_bytes, synth_clip
 
     python = ensure_env(args.env)
     wav_bytes = clip_bytes(synth_clip(CLIP["valence"], CLIP["arousal"], seconds=CLIP["seconds"], seed=CLIP["seed"]))

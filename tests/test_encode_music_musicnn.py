@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from emoalign.cli import cli
-from emoalign.data.fixtures.media import clip_bytes, synth_clip
-from emoalign.encode.media import load_audio
+from emoalign.media.synth import clip_bytes, synth_clip
+from emoalign.media.decode import load_audio
 
 pytest.importorskip("torch")
 REF = Path(__file__).parent / "data" / "musicnn_reference.npz"
@@ -170,7 +170,7 @@ def test_bad_inputs_get_per_file_errors_or_a_marked_padded_result(encoder, tmp_p
 
 
 def test_waveform_with_nan_is_refused(encoder):
-    from emoalign.encode.base import DecodeError
+    from emoalign.errors import DecodeError
 
     y = synth_clip(0.5, 0.5, seconds=4.0)
     y[100] = np.nan
@@ -192,7 +192,7 @@ def test_registered_and_listed_with_its_weights_location():
 
 
 def test_analyze_cli_json_has_valence_and_arousal(tmp_path):
-    from emoalign.data.fixtures.media import write_clip
+    from emoalign.media.synth import write_clip
 
     f = write_clip(tmp_path / "calm.wav", synth_clip(0.7, -0.7, seconds=4.0, seed=5))
     result = CliRunner().invoke(cli, ["analyze", "--modality", "music", "--json", str(f)])

@@ -18,7 +18,7 @@ Input rules: clips shorter than 0.5 s, silent, non-finite or undecodable ones ge
 clips of 0.5–3 s are repeated to fill one 3-s patch (musicnn's own training used this
 ``repeat-pad``) and carry ``details["padded"] = True``; a last partial patch is dropped.
 
->>> from emoalign.data.fixtures.media import clip_bytes, synth_clip
+>>> from emoalign.media.synth import clip_bytes, synth_clip
 >>> enc = MusicnnMusicEncoder()
 >>> res = enc.encode([clip_bytes(synth_clip(0.9, 0.9, seconds=4.0))])[0]
 >>> res.vector.shape, res.details["patches"], sorted(res.details["quadrant"])
@@ -35,8 +35,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect.space import DEFAULT_SIGMA
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.encode.media import load_audio
+from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input, safe_encode
+from emoalign.errors import DecodeError
+from emoalign.media.decode import load_audio
 from emoalign.encode.music import va_distribution
 from emoalign.encode.musicnn_net import MSD_TAGS, PATCH_FRAMES, SR, load_musicnn, log_mel, package_model_dir, patches
 from emoalign.types import Affect
@@ -127,7 +128,7 @@ class MusicnnMusicEncoder(Encoder):
 
     @cached_property
     def head(self):
-        from emoalign.learn.heads import LinearClassifierHead
+        from emoalign.encode.heads import LinearClassifierHead
 
         path = self.head_path or Path(str(resources.files("emoalign.encode").joinpath("models", HEAD_FILE)))
         return LinearClassifierHead.load(path)
@@ -148,7 +149,7 @@ class MusicnnMusicEncoder(Encoder):
         """Encode an already decoded mono clip; raises `DecodeError` for unusable audio."""
         y = np.asarray(y, dtype=np.float32).reshape(-1)
         if sr != SR:
-            from emoalign.encode.media import resample
+            from emoalign.media.decode import resample
 
             y = resample(y, sr, SR)
         if y.size < MIN_SECONDS * SR:
