@@ -24,7 +24,8 @@ def test_inputs_are_explicit(tmp_path):
     ], modality="auto")
     assert [r.ok for r in results] == [True, True, True, True, True, False]
     assert results[0].affect.probs == pytest.approx(results[1].affect.probs, abs=1e-6)  # same content, same answer
-    assert results[0].valence == pytest.approx(results[2].valence, abs=1e-4)  # WAV written in memory, lossless
+    # the WAV holds 16-bit samples, the waveform float32: music-musicnn's log-mel sees the quantisation (~1e-3 in V)
+    assert results[0].valence == pytest.approx(results[2].valence, abs=5e-3)
     assert results[3].modality == "image" and results[4].modality == "text"
     assert "I am not a file" in results[5].error and "no such file" in results[5].error
     assert all(-1 <= r.valence <= 1 for r in results[:5])
