@@ -256,7 +256,8 @@ def main() -> None:
     Xs = {s: np.hstack([table[b] for b in SETS[s]]) for s in set_names}
 
     lines = ["# Music emotion on the 4Q clips: quadrant macro-F1 and accuracy", ""]
-    lines += [f"Command: `OMP_NUM_THREADS=1 nice -n 5 python bench/music_4q.py --repeats {args.repeats}` · machine: "
+    argv = " ".join(a if " " not in a else f'"{a}"' for a in sys.argv[1:])
+    lines += [f"Command: `OMP_NUM_THREADS=1 nice -n 5 python bench/music_4q.py {argv}` · machine: "
               f"{os.cpu_count()}-core x86_64 shared by several jobs, load average at start {load_at_start[0]:.1f} · Python "
               f"{platform.python_version()}, numpy {np.__version__} · {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", ""]
     lines += [f"Data: {len(ids)} clips of the 4Q data set (Panda, Malheiro & Paiva 2018), {dict(zip(*np.unique(y, return_counts=True)))} "
