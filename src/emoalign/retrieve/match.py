@@ -129,6 +129,11 @@ class Matcher:
         try:
             return tax.label(emotion).name
         except (UnknownLabelError, KeyError):
+            # "calm" for "calm/relaxing/serene": a label is also known by each of its slash-separated names
+            word = emotion.strip().lower()
+            hits = [n for n in tax.names if word in (part.strip().lower() for part in n.split("/"))]
+            if len(hits) == 1:
+                return hits[0]
             raise QueryError(f"unknown emotion {emotion!r} for {target} items ({tax.name}: {', '.join(tax.names)})") from None
 
     def match(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -476,50 +475,43 @@ class FeatureTable:
         return out
 
 
+class FolderBusyError(RuntimeError):
+    """Another process is writing to this folder (one writer at a time)."""
+
+
 class WriterLock:
-    """One writer per encoder folder: a lock file holding the writer's pid (taken over if that pid is gone)."""
+    """One writer per folder: an OS file lock (``filelock``) on ``FOLDER/.lock``.
+
+    The operating system releases the lock when its holder exits, however it exits (Ctrl-C,
+    SIGKILL, a crash), so a killed run never leaves a stale lock behind. A second writer is
+    refused at once with `FolderBusyError` naming the folder.
+    """
 
     def __init__(self, folder: Path) -> None:
-        self.path = folder / ".lock"
-        self.held = False
+        self.path = Path(folder) / ".lock"
+        self._lock = None
 
     def __enter__(self) -> "WriterLock":
+        from filelock import FileLock, Timeout
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = f"{socket.gethostname()} {os.getpid()}"
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                holder = self.path.read_text().strip() if self.path.exists() else ""
-                if holder and _alive(holder):
-                    raise RuntimeError(
-                        f"{self.path.parent} is being written by another extraction ({holder}); "
-                        f"if that process is gone, delete {self.path}"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its writer crashed or was killed
-                continue
-            os.write(fd, me.encode())
-            os.close(fd)
-            self.held = True
-            return self
-        raise RuntimeError(f"could not take the lock {self.path}")
+        self._lock = FileLock(str(self.path), timeout=0)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise FolderBusyError(
+                f"{self.path.parent} is being written by another emoalign process; wait for it to finish "
+                "(or stop it) and run this command again"
+            ) from None
+        return self
+
+    @property
+    def held(self) -> bool:
+        return bool(self._lock and self._lock.is_locked)
 
     def __exit__(self, *exc) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-
-
-def _alive(holder: str) -> bool:
-    host, _, pid = holder.rpartition(" ")
-    if host != socket.gethostname():
-        return True  # another machine: assume alive, the user decides
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
+        if self._lock is not None:
+            self._lock.release()
 
 
 _SEQ = 0

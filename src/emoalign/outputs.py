@@ -1,0 +1,267 @@
+"""Output folders written atomically, marked complete last, never clobbered by surprise.
+
+A command that writes a folder of results (``pairs build``, ``matching build``) goes through a
+`RunWriter`:
+
+1. **Refuse to clobber.** A folder holding a finished run (its marker, ``summary.json``) or any
+   file the run would write is refused unless ``overwrite``; a folder written by *another*
+   command is refused even then (``matching build`` must not replace a ``pairs build``
+   folder's summary). With ``overwrite``, a sub-folder is replaced only if every file in it was
+   written by the previous run (listed in its marker): files a user put there are never deleted.
+2. **Temp sibling, then rename.** Every file or sub-folder is written to a hidden temporary
+   sibling (``.NAME.<run>.tmp``) and renamed into place only after all of them are written.
+3. **Completion marker last.** The marker is written last, atomically, with the run id that is
+   also stamped in every Parquet file's metadata and the size of every other file. Readers call
+   `check_complete`: a folder whose marker is missing, or whose files do not belong to the run
+   the marker describes (a run killed between renames), is refused with what to do.
+
+A journal (``.emoalign-run.json``) marks a run in progress, so re-running an interrupted
+command resumes (its own checkpoints, temporary files) instead of asking for ``overwrite``.
+
+>>> w = RunWriter("out/pairs", kind="pairs build", files=["pairs.parquet"])  # doctest: +SKIP
+>>> with w:  # doctest: +SKIP
+...     w.write_parquet("pairs.parquet", table)
+...     w.finish({"counts": {...}})
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+MARKER = "summary.json"
+JOURNAL = ".emoalign-run.json"
+#: Parquet schema metadata key holding the id of the run that wrote the file.
+RUN_KEY = b"emoalign.run_id"
+
+
+class OutputError(ValueError):
+    """An output folder cannot be used as asked (exists, belongs to another command, incomplete)."""
+
+
+class OutputExistsError(OutputError):
+    """The output folder already holds results; pass ``--overwrite`` (or choose another folder)."""
+
+
+class IncompleteOutputError(OutputError):
+    """A folder whose run did not finish (no completion marker, or files from another run)."""
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+class RunWriter:
+    """Writes one run of ``kind`` into ``folder``; see the module docstring for the protocol.
+
+    ``files`` names every file or sub-folder the run may write (besides the marker); the
+    ``overwrite_hint`` is what the refusal tells the user to pass (the CLI's ``--overwrite``).
+    """
+
+    def __init__(self, folder: str | Path, *, kind: str, files: Sequence[str], overwrite: bool = False,
+                 overwrite_hint: str = "--overwrite", marker: str = MARKER) -> None:
+        self.folder = Path(folder)
+        self.kind = kind
+        self.files = list(files)
+        self.overwrite = overwrite
+        self.hint = overwrite_hint
+        self.marker = marker
+        self.run_id = uuid.uuid4().hex
+        self.previous: dict | None = None
+        self._staged: dict[str, Path] = {}
+        self._lock = None
+
+    # -- start ----------------------------------------------------------------------------------
+    def __enter__(self) -> "RunWriter":
+        from emoalign.store.features import WriterLock
+
+        if self.folder.exists() and not self.folder.is_dir():
+            raise OutputExistsError(f"{self.folder} is a file, not a folder; choose another output folder")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock = WriterLock(self.folder)
+        self._lock.__enter__()
+        try:
+            self._check_existing()
+            (self.folder / JOURNAL).write_text(json.dumps({"kind": self.kind, "run_id": self.run_id}), "utf-8")
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        return self
+
+    def _check_existing(self) -> None:
+        marker = self.folder / self.marker
+        journal = _read_json(self.folder / JOURNAL)
+        prev = _read_json(marker) if marker.is_file() else None
+        prev_kind = (prev or {}).get("run", {}).get("kind") if prev else None
+        if marker.exists() and prev is not None and prev_kind not in (None, self.kind):
+            raise OutputExistsError(
+                f"{self.folder} holds the output of `emoalign {prev_kind}`; `emoalign {self.kind}` would replace its "
+                f"{self.marker} — choose another output folder")
+        if journal and journal.get("kind") not in (None, self.kind):
+            raise OutputExistsError(
+                f"{self.folder} holds an unfinished `emoalign {journal.get('kind')}` run; choose another output folder")
+        present = [n for n in [self.marker, *self.files] if (self.folder / n).exists()]
+        resuming = journal is not None and not marker.exists()
+        if present and not self.overwrite and not resuming:
+            raise OutputExistsError(
+                f"{self.folder} already holds results ({', '.join(present[:4])}); pass {self.hint} to replace them, "
+                "or choose another output folder")
+        self.previous = prev or {}
+        if marker.exists():
+            marker.unlink()  # from here until `finish`, readers see the folder as incomplete
+
+    # -- writing --------------------------------------------------------------------------------
+    def temp(self, name: str) -> Path:
+        """The hidden temporary sibling to write ``name`` into (committed by `finish`)."""
+        if name not in self.files:
+            raise ValueError(f"{name!r} is not one of this run's files {self.files}")
+        # hidden, and ending like the real name (writers such as matplotlib pick a format from it)
+        tmp = self.folder / f".tmp-{self.run_id[:12]}-{name.replace('/', '_')}"
+        self._staged[name] = tmp
+        return tmp
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        self._write_file(name, lambda fh: fh.write(data))
+
+    def write_text(self, name: str, text: str) -> None:
+        self.write_bytes(name, text.encode("utf-8"))
+
+    def write_parquet(self, name: str, table) -> None:
+        """Write an Arrow table with the run id in its schema metadata."""
+        import pyarrow.parquet as pq
+
+        meta = dict(table.schema.metadata or {})
+        meta[RUN_KEY] = self.run_id.encode()
+        table = table.replace_schema_metadata(meta)
+        self._write_file(name, lambda fh: pq.write_table(table, fh))
+
+    def write_with(self, name: str, write: Callable[[Path], Any]) -> Any:
+        """Let ``write(path)`` create a file or a folder at a temporary path; committed by `finish`."""
+        tmp = self.temp(name)
+        _remove(tmp)
+        return write(tmp)
+
+    def _write_file(self, name: str, write: Callable) -> None:
+        tmp = self.temp(name)
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    # -- finish ---------------------------------------------------------------------------------
+    def finish(self, summary: dict) -> dict:
+        """Rename every staged file into place, then write the marker (``summary`` + run info) last."""
+        from emoalign.store.features import fsync_dir, write_atomic
+
+        prev_manifest = set((self.previous or {}).get("run", {}).get("manifest", []))
+        for name, tmp in self._staged.items():  # refuse before touching anything
+            final = self.folder / name
+            if final.is_dir():
+                foreign = [f for f in _files_under(final) if f"{name}/{f}" not in prev_manifest]
+                if foreign:
+                    raise OutputExistsError(
+                        f"{final} holds files emoalign did not write ({', '.join(foreign[:3])}); move them away or "
+                        "choose another output folder")
+        for name, tmp in self._staged.items():
+            final = self.folder / name
+            final.parent.mkdir(parents=True, exist_ok=True)
+            if final.is_dir() and not tmp.is_dir():
+                raise OutputExistsError(f"{final} is a folder; emoalign writes a file there — move it away")
+            if final.is_dir():
+                old = self.folder / f".old-{self.run_id[:12]}-{name.replace('/', '_')}"
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+        fsync_dir(self.folder)
+        files: dict[str, dict] = {}
+        manifest: list[str] = []
+        for name in self._staged:
+            final = self.folder / name
+            if final.is_dir():
+                inner = _files_under(final)
+                manifest += [f"{name}/{f}" for f in inner]
+                files[name] = {"folder": True, "files": len(inner)}
+            else:
+                manifest.append(name)
+                files[name] = {"bytes": final.stat().st_size}
+        out = dict(summary)
+        out["run"] = {"id": self.run_id, "kind": self.kind, "complete": True,
+                      "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": files,
+                      "manifest": sorted(manifest)}
+        data = (json.dumps(out, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        write_atomic(self.folder / self.marker, lambda fh: fh.write(data))
+        (self.folder / JOURNAL).unlink(missing_ok=True)
+        self._staged.clear()
+        return out
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        # A failed or interrupted run drops what it staged; its journal stays, so re-running the
+        # same command resumes (checkpoints, stored features) without asking for --overwrite.
+        try:
+            for tmp in self._staged.values():
+                _remove(tmp)
+        finally:
+            if self._lock is not None:
+                self._lock.__exit__(None, None, None)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def check_complete(folder: str | Path, *, kind: str, marker: str = MARKER, command: str | None = None) -> dict:
+    """The marker of a finished run of ``kind`` in ``folder``; `IncompleteOutputError` otherwise.
+
+    Checks that the marker exists and that each file it lists belongs to its run (the run id in
+    a Parquet file's metadata, else the size). Folders written before markers carried run info
+    are accepted when their marker exists.
+    """
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    redo = f"run `{command or 'emoalign ' + kind}` again (with --overwrite)"
+    summary = _read_json(folder / marker)
+    if summary is None:
+        raise IncompleteOutputError(f"{folder}: no readable {marker} — the `emoalign {kind}` run that wrote it did not "
+                                    f"finish (interrupted or failed); {redo}")
+    run = summary.get("run")
+    if not isinstance(run, dict):
+        return summary  # written before run markers existed
+    if run.get("kind") != kind:
+        raise IncompleteOutputError(f"{folder} holds the output of `emoalign {run.get('kind')}`, not of `emoalign {kind}`")
+    for name, info in (run.get("files") or {}).items():
+        path = folder / name
+        if not path.exists():
+            raise IncompleteOutputError(f"{path}: missing, but {marker} lists it; {redo}")
+        if name.endswith(".parquet"):
+            try:
+                meta = pq.read_schema(path).metadata or {}
+            except Exception as exc:  # noqa: BLE001 - any damage means the same to the reader
+                raise IncompleteOutputError(f"{path}: unreadable Parquet file ({exc}); {redo}") from None
+            if meta.get(RUN_KEY, b"").decode() != run.get("id"):
+                raise IncompleteOutputError(f"{path} was written by another run than the one {marker} describes "
+                                            f"(an interrupted run); {redo}")
+        elif "bytes" in info and path.is_file() and path.stat().st_size != info["bytes"]:
+            raise IncompleteOutputError(f"{path} changed since {marker} was written; {redo}")
+    return summary
+
+
+__all__ = ["IncompleteOutputError", "MARKER", "OutputError", "OutputExistsError", "RunWriter", "check_complete"]
