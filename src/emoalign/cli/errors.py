@@ -23,12 +23,13 @@ EXIT_BUG = 2
 
 def _expected() -> tuple[type[BaseException], ...]:
     """The exception types that mean "this input or folder is not usable", not "emoalign is broken"."""
+    from emoalign.affect.taxonomy import UnknownLabelError
     from emoalign.data.base import BadInputError
     from emoalign.encode.base import DecodeError
     from emoalign.outputs import OutputError
     from emoalign.store.features import FolderBusyError
 
-    kinds: list[type[BaseException]] = [BadInputError, DecodeError, OutputError, FolderBusyError, OSError, UnicodeError]
+    kinds: list[type[BaseException]] = [BadInputError, DecodeError, UnknownLabelError, OutputError, FolderBusyError, OSError, UnicodeError]
     try:
         from emoalign.errors import EmoalignError
 
@@ -44,7 +45,9 @@ def describe(exc: BaseException) -> str:
         return f"text is not UTF-8 ({exc.reason} at byte {exc.start}); save the file as UTF-8"
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror or exc}"
-    text = str(exc).strip().replace("overwrite=True (CLI: --overwrite)", "--overwrite").replace("overwrite=True", "--overwrite")
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)  # KeyError's str() adds quotes
+    # the library speaks of keyword arguments; on the command line they are options
+    text = text.strip().replace("overwrite=True", "--overwrite")
     return text or type(exc).__name__
 
 

@@ -109,11 +109,15 @@ def build_index(
     """Build an index at ``out`` from a source (``NAME:PATH``) and/or files; returns a summary."""
     t0 = time.perf_counter()
     out = Path(out)
+    if (out / "manifest.json").exists() and not overwrite:  # refuse now, not after minutes of embedding
+        raise FileExistsError(f"{out} already holds an index (pass overwrite=True to replace it)")
     music, images, report = read_records(source) if source else ([], [], {})
     for r in records_from_files(files):
         (music if r.modality == "music" else images).append(r)
     if not music and not images:
         raise ValueError(f"{source or files}: no music or image records to index")
+    duplicates: list[str] = []
+    music, images = _unique_ids(music, duplicates), _unique_ids(images, duplicates, seen={r.id for r in music})
     ad = None
     if adapter is not None:
         ad, resolved = load_adapter(adapter)
@@ -125,7 +129,7 @@ def build_index(
                 f"space {resolved.image_space}) are in different spaces: pass an adapter trained on them (--adapter) or a joint backend"
             )
     features_dir = Path(features_dir) if features_dir else out / "features"
-    parts, problems, counts = [], [], {}
+    parts, problems, counts = [], list(duplicates), {}
     for side, recs in (("music", music), ("image", images)):
         if not recs:
             continue
@@ -158,6 +162,19 @@ def build_index(
         "problems_total": len(problems), "source_report": report, "seconds": round(time.perf_counter() - t0, 3),
         "segments": index.summary()["segments"],
     }
+
+
+def _unique_ids(records: list, problems: list[str], seen: set[str] | None = None) -> list:
+    """The records with ids not seen before; each duplicate is reported (an index holds one item per id)."""
+    seen = set() if seen is None else seen
+    out = []
+    for r in records:
+        if r.id in seen:
+            problems.append(f"{r.path or r.id}: duplicate id {r.id!r} (kept the first item with it)")
+            continue
+        seen.add(r.id)
+        out.append(r)
+    return out
 
 
 def add_to_index(
