@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from emoalign.cli import cli
-from emoalign.data.fixtures.media import synth_clip, write_clip
+from emoalign.media.synth import synth_clip, write_clip
 
 
 def invoke(*args: str):

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from emoalign.data.fixtures.media import synth_clip, write_clip
+from emoalign.media.synth import synth_clip, write_clip
 from emoalign.store import FeatureTable
 
 CLI = [sys.executable, "-c", "from emoalign.cli import main; main()"]
@@ -105,7 +105,8 @@ def test_interrupt_flag_turns_a_failure_during_a_stop_into_the_stop(monkeypatch)
     """What used to happen inside openSMILE: the item fails *because* of the stop. It must not be
     recorded as a bad input: the stop is raised instead."""
     from emoalign import interrupts
-    from emoalign.encode.base import DecodeError, safe_encode
+    from emoalign.encode.base import safe_encode
+    from emoalign.errors import DecodeError
 
     def encode_one(item):
         interrupts._state["signal"] = signal.SIGINT  # the signal arrives while the item is encoded

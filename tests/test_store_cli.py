@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import test_store_helpers as helpers
 from emoalign.cli import cli
-from emoalign.data.fixtures.media import synth_clip, write_clip
+from emoalign.media.synth import synth_clip, write_clip
 from emoalign.store import FeatureTable
 
 

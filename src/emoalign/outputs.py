@@ -34,13 +34,15 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from emoalign.errors import EmoalignError
+
 MARKER = "summary.json"
 JOURNAL = ".emoalign-run.json"
 #: Parquet schema metadata key holding the id of the run that wrote the file.
 RUN_KEY = b"emoalign.run_id"
 
 
-class OutputError(ValueError):
+class OutputError(EmoalignError, ValueError):
     """An output folder cannot be used as asked (exists, belongs to another command, incomplete)."""
 
 
@@ -50,6 +52,80 @@ class OutputExistsError(OutputError):
 
 class IncompleteOutputError(OutputError):
     """A folder whose run did not finish (no completion marker, or files from another run)."""
+
+
+# -- file-system primitives (also used by the feature store and the index) -------------------------
+def write_atomic(path: Path, write) -> None:
+    """Write a file so readers see either nothing or all of it: temp file, fsync, rename, fsync dir.
+
+    ``write`` receives a binary file object. The temp file is hidden (leading dot) and lives in the
+    same folder, so the rename never crosses a filesystem and shard listings never include it.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (no-op where directories cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class FolderBusyError(EmoalignError, RuntimeError):
+    """Another process is writing to this folder (one writer at a time)."""
+
+
+class WriterLock:
+    """One writer per folder: an OS file lock (``filelock``) on ``FOLDER/.lock``.
+
+    The operating system releases the lock when its holder exits, however it exits (Ctrl-C,
+    SIGKILL, a crash), so a killed run never leaves a stale lock behind. A second writer is
+    refused at once with `FolderBusyError` naming the folder.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / ".lock"
+        self._lock = None
+
+    def __enter__(self) -> "WriterLock":
+        from filelock import FileLock, Timeout
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.path), timeout=0)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise FolderBusyError(
+                f"{self.path.parent} is being written by another emoalign process; wait for it to finish "
+                "(or stop it) and run this command again"
+            ) from None
+        return self
+
+    @property
+    def held(self) -> bool:
+        return bool(self._lock and self._lock.is_locked)
+
+    def __exit__(self, *exc) -> None:
+        if self._lock is not None:
+            self._lock.release()
 
 
 def _read_json(path: Path) -> dict | None:
@@ -86,8 +162,6 @@ class RunWriter:
 
     # -- start ----------------------------------------------------------------------------------
     def __enter__(self) -> "RunWriter":
-        from emoalign.store.features import WriterLock
-
         if self.folder.exists() and not self.folder.is_dir():
             raise OutputExistsError(f"{self.folder} is a file, not a folder; choose another output folder")
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -164,8 +238,6 @@ class RunWriter:
     # -- finish ---------------------------------------------------------------------------------
     def finish(self, summary: dict) -> dict:
         """Rename every staged file into place, then write the marker (``summary`` + run info) last."""
-        from emoalign.store.features import fsync_dir, write_atomic
-
         prev_manifest = set((self.previous or {}).get("run", {}).get("manifest", []))
         for name, tmp in self._staged.items():  # refuse before touching anything
             final = self.folder / name
@@ -264,4 +336,5 @@ def check_complete(folder: str | Path, *, kind: str, marker: str = MARKER, comma
     return summary
 
 
-__all__ = ["IncompleteOutputError", "MARKER", "OutputError", "OutputExistsError", "RunWriter", "check_complete"]
+__all__ = ["FolderBusyError", "IncompleteOutputError", "MARKER", "OutputError", "OutputExistsError", "RunWriter", "WriterLock",
+           "check_complete", "fsync_dir", "write_atomic"]

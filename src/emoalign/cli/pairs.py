@@ -86,7 +86,7 @@ def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic,
     click.echo(f"semantic backend: {summary['semantic']['backend']} (space {summary['semantic']['space']}; {summary['semantic']['reason']})")
     click.echo(f"affect: music {summary['affect']['music']}, images {summary['affect']['images']}\n")
     keys = ["category_agreement", "valence_sign_agreement", "mean_va_distance", "mean_E", "mean_cos"]
-    print_table(["", *keys], [[f"α = 1 (semantic only)", *[cmp["semantic_only"].get(k) for k in keys]],
+    print_table(["", *keys], [["α = 1 (semantic only)", *[cmp["semantic_only"].get(k) for k in keys]],
                               [f"α = {alpha:g}", *[cmp["emotion_aware"].get(k) for k in keys]]])
     click.echo(f"\npairs shared by both: {cmp['shared_pairs']:.1%}; plot: {Path(out_dir) / 'pairs_distributions.png'}")
     if summary["problems_total"]:

@@ -17,7 +17,7 @@ _BACKENDS = ["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]
 
 
 def _featurizer(backend, music_encoder, image_encoder, music_affect, image_affect, affect):
-    from emoalign.learn.adapter_io import Featurizer
+    from emoalign.store.featurize import Featurizer
 
     if bool(music_encoder) != bool(image_encoder):
         raise click.UsageError("pass both --music-encoder and --image-encoder (or neither, to use --backend)")
@@ -82,7 +82,7 @@ def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim
               split_by, backend, music_encoder, image_encoder, music_affect, image_affect, affect, features, workers, progress, as_json) -> None:
     """Train an adapter on music–image pairs; the epoch is chosen on validation pairs."""
     from emoalign.learn.adapter import AdapterConfig
-    from emoalign.learn.adapter_io import parse_source
+    from emoalign.data.spec import parse_source_spec
     from emoalign.learn.adapter_run import train_adapter
 
     try:
@@ -93,7 +93,7 @@ def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim
         raise click.BadParameter(f"{fractions!r}: three comma-separated numbers", param_hint="--split")
     feat = _featurizer(backend, music_encoder, image_encoder, music_affect, image_affect, affect)
     try:
-        name, _ = parse_source(pairs)
+        name = parse_source_spec(pairs).name
         if features is None and name != "pairs":
             features = str(Path(out) / "features")
         cfg = AdapterConfig(variant=variant, epochs=epochs, seed=seed, use_affect=not no_affect, freeze_semantic=freeze_semantic, dim=dim, lr=lr,

@@ -15,13 +15,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterable, Iterator
 
-from emoalign.types import Pair, Record
-
-
-class BadInputError(ValueError):
-    """Raised in strict mode (and for problems no adapter can skip): names the file, row and problem."""
+from emoalign.errors import BadInputError
+from emoalign.types import IMAGE_MODALITIES, MUSIC_MODALITIES, Pair, Record
 
 
 @dataclass(frozen=True)
@@ -111,3 +108,19 @@ class Source:
         if resolved != root and root not in resolved.parents:
             raise BadInputError(f"{path}: path escapes {root}")
         return resolved
+
+
+def split_music_images(records: Iterable[Record]) -> tuple[list[Record], list[Record]]:
+    """(music records, image records) of a source, each id once per side; other modalities are left out."""
+    music: list[Record] = []
+    images: list[Record] = []
+    seen: set[tuple[bool, str]] = set()
+    for r in records:
+        if r.modality not in MUSIC_MODALITIES and r.modality not in IMAGE_MODALITIES:
+            continue
+        key = (r.modality in MUSIC_MODALITIES, r.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        (music if key[0] else images).append(r)
+    return music, images

@@ -13,20 +13,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, Sequence, Union
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from emoalign.types import Affect, Embeddings
+from emoalign.errors import DecodeError
+from emoalign.types import Affect, Embeddings, Input, describe_input
 
-#: What encoders take: a path, raw bytes of a media file, or (text encoders) a string of text.
-Input = Union[str, Path, bytes]
-
-
-class DecodeError(ValueError):
-    """An input that cannot be decoded or is unfit for the model (names the input and the problem)."""
-
+__all__ = ["DecodeError", "EncodeResult", "Encoder", "Input", "describe_input", "safe_encode"]
 
 @dataclass
 class EncodeResult:
@@ -77,14 +71,6 @@ class Encoder(ABC):
                 raise DecodeError(f"{describe_input(inp)}: {res.error}")
         vectors = np.stack([r.vector for r in results]) if results else np.zeros((0, 0), np.float32)
         return Embeddings(vectors.astype(np.float32), model=self.name, space=self.space, ids=tuple(ids))
-
-
-def describe_input(item: Input) -> str:
-    """A short name for an input in error messages."""
-    if isinstance(item, bytes):
-        return f"<{len(item)} bytes>"
-    text = str(item)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def safe_encode(encode_one, inputs: Sequence[Input]) -> list[EncodeResult]:

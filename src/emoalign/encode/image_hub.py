@@ -36,7 +36,7 @@ import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
 from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
-from emoalign.encode.media import load_image
+from emoalign.media.decode import load_image
 from emoalign.types import Embeddings
 
 # Fail at import (so `available_encoders` reports it) rather than at first use; find_spec is cheap.

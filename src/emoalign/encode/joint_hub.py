@@ -169,7 +169,7 @@ class CLAPPromptMusicEncoder(_PromptProfileEncoder):
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
         import torch
 
-        from emoalign.encode.media import load_audio
+        from emoalign.media.decode import load_audio
 
         model = self._load()
         sr = int(self._extractor.sampling_rate)
@@ -232,7 +232,7 @@ class CLIPPromptImageEncoder(_PromptProfileEncoder):
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
         import torch
 
-        from emoalign.encode.media import load_image
+        from emoalign.media.decode import load_image
 
         model = self._load()
         decoded, where, errors = [], [], {}

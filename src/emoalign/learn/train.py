@@ -28,7 +28,7 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy
 from emoalign.data import open_source
-from emoalign.learn.heads import LinearClassifierHead
+from emoalign.encode.heads import LinearClassifierHead
 from emoalign.learn.multilabel import IntensityHead, MultiLabelHead
 from emoalign.types import Record
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -33,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from emoalign.outputs import FolderBusyError, WriterLock, fsync_dir, write_atomic  # noqa: F401 (re-exported)
 from emoalign.types import Affect, Embeddings
 
 #: The columns of a feature shard, in order, with their meaning — the table's documented schema
@@ -147,40 +147,6 @@ def rows_to_table(rows: Sequence[FeatureRow], dim: int) -> pa.Table:
         "created": pa.array([now.value] * n, pa.timestamp("ms", tz="UTC")),
     }
     return pa.table(cols, schema=feature_schema(dim))
-
-
-def write_atomic(path: Path, write) -> None:
-    """Write a file so readers see either nothing or all of it: temp file, fsync, rename, fsync dir.
-
-    ``write`` receives a binary file object. The temp file is hidden (leading dot) and lives in the
-    same folder, so the rename never crosses a filesystem and shard listings never include it.
-    """
-    path = Path(path)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def affect_from_row(row: Mapping[str, Any]) -> Affect | None:
@@ -473,45 +439,6 @@ class FeatureTable:
                 "quarantined": len(self.quarantine(n)),
             }
         return out
-
-
-class FolderBusyError(RuntimeError):
-    """Another process is writing to this folder (one writer at a time)."""
-
-
-class WriterLock:
-    """One writer per folder: an OS file lock (``filelock``) on ``FOLDER/.lock``.
-
-    The operating system releases the lock when its holder exits, however it exits (Ctrl-C,
-    SIGKILL, a crash), so a killed run never leaves a stale lock behind. A second writer is
-    refused at once with `FolderBusyError` naming the folder.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.path = Path(folder) / ".lock"
-        self._lock = None
-
-    def __enter__(self) -> "WriterLock":
-        from filelock import FileLock, Timeout
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.path), timeout=0)
-        try:
-            self._lock.acquire()
-        except Timeout:
-            raise FolderBusyError(
-                f"{self.path.parent} is being written by another emoalign process; wait for it to finish "
-                "(or stop it) and run this command again"
-            ) from None
-        return self
-
-    @property
-    def held(self) -> bool:
-        return bool(self._lock and self._lock.is_locked)
-
-    def __exit__(self, *exc) -> None:
-        if self._lock is not None:
-            self._lock.release()
 
 
 _SEQ = 0
