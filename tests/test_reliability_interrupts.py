@@ -8,6 +8,7 @@ the re-run ends with exactly the output of a run that was never stopped.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -197,3 +198,73 @@ def test_pairs_build_refuses_an_existing_run_without_overwrite(emid_root, pairs_
     import json
 
     assert json.loads((out / "summary.json").read_text())["config"]["alpha"] == 0.2
+
+
+# -- index build and matching build ------------------------------------------------------------
+def index_args(emid: Path, out: Path) -> list[str]:
+    return ["index", "build", "--source", f"emid:{emid}", "--out", str(out), "--workers", "1"]
+
+
+def index_content(out: Path) -> list[dict]:
+    from emoalign.store.index import VectorIndex
+
+    items = [{k: v for k, v in d.items() if k != "score"} for d in VectorIndex.open(out).items()]
+    return sorted(items, key=lambda d: (d["modality"], d["id"]))
+
+
+@pytest.mark.slow
+def test_killed_index_build_is_refused_by_match_and_resumes_to_the_same_index(emid_root, tmp_path):
+    ref = tmp_path / "ref"
+    code, _, err = finish(start(*index_args(emid_root, ref)))
+    assert code == 0, err
+    out = tmp_path / "out"
+    proc = start(*index_args(emid_root, out))
+    wait_until(proc, lambda: any(out.rglob("part-*.parquet")))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    query = next(emid_root.rglob("*.jpg"), None) or next(p for p in emid_root.rglob("*") if p.suffix in (".png", ".jpeg"))
+    code, _, err = finish(start("match", str(query), "--index", str(out)))
+    assert code != 0 and "Traceback" not in err
+    code, _, err = finish(start(*index_args(emid_root, out)))  # same command, no --overwrite
+    assert code == 0, err
+    assert index_content(out) == index_content(ref)
+    hits = [json.loads(finish(start("match", str(query), "--index", str(d), "--json"))[1])["results"] for d in (out, ref)]
+    assert [(h["id"], round(h["total"], 5)) for h in hits[0]] == [(h["id"], round(h["total"], 5)) for h in hits[1]]
+
+
+def matching_args(emid: Path, out: Path) -> list[str]:
+    return ["matching", "build", "--source", f"emid:{emid}", "--out", str(out), "--seed", "1", "--max-rows", "40"]
+
+
+@pytest.mark.slow
+def test_killed_matching_build_resumes_to_the_same_set_and_keeps_user_files(emid_root, tmp_path):
+    from emoalign.pair.export import tree_digest
+
+    ref = tmp_path / "ref"
+    code, _, err = finish(start(*matching_args(emid_root, ref)))
+    assert code == 0, err
+    out = tmp_path / "out"
+    proc = start(*matching_args(emid_root, out))
+    wait_until(proc, lambda: any(out.glob(".tmp-*-jsonl/media/audio/*.wav")), timeout=240)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "summary.json").exists()
+    code, _, err = finish(start(*matching_args(emid_root, out)))  # resumes: no --overwrite needed
+    assert code == 0, err
+    assert (out / "examples.jsonl").read_bytes() == (ref / "examples.jsonl").read_bytes()
+    assert tree_digest(out / "jsonl") == tree_digest(ref / "jsonl")
+    assert not list(out.glob(".tmp-*")), "staged files of the killed run are gone"
+
+    # A file of the user's inside OUT/hf: --overwrite replaces the run but never deletes it.
+    (out / "hf" / "my-notes.txt").write_text("mine")
+    code, _, err = finish(start(*matching_args(emid_root, out), "--overwrite"))
+    assert code == 1 and "did not write" in err and "my-notes.txt" in err
+    assert (out / "hf" / "my-notes.txt").read_text() == "mine"
+    # Nor may it write into a pairs folder and replace that folder's summary.
+    pairs_dir = tmp_path / "pairs"
+    code, _, err = finish(start(*pairs_args(emid_root, pairs_dir)))
+    assert code == 0, err
+    before = (pairs_dir / "summary.json").read_bytes()
+    code, _, err = finish(start("matching", "build", "--source", f"pairs:{pairs_dir}", "--out", str(pairs_dir), "--overwrite"))
+    assert code == 1 and "Traceback" not in err
+    assert (pairs_dir / "summary.json").read_bytes() == before

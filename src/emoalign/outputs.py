@@ -194,8 +194,19 @@ class RunWriter:
                 f"{self.folder} already holds results ({', '.join(present[:4])}); pass {self.hint} to replace them, "
                 "or choose another output folder")
         self.previous = prev or {}
+        self._remove_stale_staging()
         if marker.exists():
             marker.unlink()  # from here until `finish`, readers see the folder as incomplete
+
+    def _remove_stale_staging(self) -> None:
+        """Drop what a killed run of this command staged (hidden ``.tmp-<run>-NAME…`` entries only)."""
+        import re
+
+        names = "|".join(re.escape(n.replace("/", "_")) for n in self.files)
+        pattern = re.compile(rf"^\.{{1,2}}(tmp|old)-[0-9a-f]{{12}}-({names})(\..*)?$")
+        for p in self.folder.iterdir():
+            if pattern.match(p.name):
+                _remove(p)
 
     # -- writing --------------------------------------------------------------------------------
     def temp(self, name: str) -> Path:

@@ -96,6 +96,9 @@ class Matcher:
     def __init__(self, index: str | Path | VectorIndex, *, mmap: bool = False) -> None:
         self.index = index if isinstance(index, VectorIndex) else VectorIndex.open(index, mmap=mmap)
         info = self.index.info
+        if info.get("complete") is False:
+            raise QueryError(f"{self.index.folder}: the `emoalign index build` that wrote this index was stopped before "
+                             "its items were added; run the same command again to finish it")
         if "featurizer" not in info:
             raise QueryError(f"{self.index.folder}: this index does not say how its items were embedded (not built by `emoalign index build`)")
         self.resolved = Resolved.from_dict(info["featurizer"])
