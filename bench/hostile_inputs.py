@@ -1,7 +1,8 @@
 """Time and peak memory of hostile inputs, CLI and service, for one or two code trees side by side.
 
-    python bench/hostile_inputs.py --tree before=/work/cache/harden/before/src --tree after=src \
-        --out bench/results/hostile_inputs.md
+    git worktree add --detach /tmp/before 966215c      # the code before issue #14
+    python bench/hostile_inputs.py --tree before=/tmp/before/src --json /tmp/hostile.json
+    python bench/hostile_inputs.py --tree after=src --json /tmp/hostile.json   # merged, side by side
 
 For each tree (a ``src`` folder put first on PYTHONPATH) it runs:
 
@@ -204,16 +205,19 @@ def run_service(src: str, files: dict[str, Path], burst_sizes: tuple[int, int]) 
 
 
 # -- report ---------------------------------------------------------------------------------------
-def report(results: dict, load: str, command: str) -> str:
+def report(results: dict) -> str:
     trees = list(results)
     lines = [
         "# Hostile inputs: time and peak memory, before and after (issue #14)",
         "",
-        f"Command: `{command}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; load at start: {load}. "
-        "Shared machine: times are upper bounds; memory figures do not depend on load.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}. Shared machine "
+        "(other jobs running): times are upper bounds; memory figures hardly depend on load.",
         "",
-        "Trees: " + ", ".join(f"**{t}** = `{results[t]['src']}`" for t in trees) + ".",
+    ]
+    for t in trees:
+        r = results[t]
+        lines.append(f"- **{t}** = `{r['src']}`: `{r.get('command', '?')}` (load average at start: {r.get('load', '?')})")
+    lines += [
         "",
         "## CLI: `emoalign analyze FILE` (one child process per input)",
         "",
@@ -270,12 +274,16 @@ def main() -> None:
     ap.add_argument("--out", default="bench/results/hostile_inputs.md")
     ap.add_argument("--json", default=None, help="also keep the raw figures here (merged with an existing file)")
     ap.add_argument("--no-service", action="store_true")
+    ap.add_argument("--report-only", action="store_true", help="rewrite --out from --json without running anything")
     args = ap.parse_args()
     load = open("/proc/loadavg").read().split()[:3]
-    files = make_inputs(Path(args.work))
     results: dict = {}
     if args.json and Path(args.json).exists():
         results = json.loads(Path(args.json).read_text())
+    if args.report_only:
+        Path(args.out).write_text(report(results), encoding="utf-8")
+        return
+    files = make_inputs(Path(args.work))
     for spec in args.tree:
         name, _, src = spec.partition("=")
         src = str(Path(src).resolve())
@@ -288,11 +296,11 @@ def main() -> None:
             print(f"[{name}] service …", flush=True)
             service = run_service(src, files, (3, 16))
             print(json.dumps(service, indent=1), flush=True)
-        results[name] = {"src": src, "cli": cli, "service": service, "load": " ".join(load)}
+        command = "python bench/hostile_inputs.py " + " ".join(a for a in sys.argv[1:])
+        results[name] = {"src": src, "cli": cli, "service": service, "load": " ".join(load), "command": command}
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False))
-    cmd = "python bench/hostile_inputs.py " + " ".join(f"--tree {t}" for t in args.tree)
-    Path(args.out).write_text(report(results, " ".join(load), cmd), encoding="utf-8")
+    Path(args.out).write_text(report(results), encoding="utf-8")
     print(Path(args.out).read_text())
 
 
