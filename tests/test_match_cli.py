@@ -167,3 +167,9 @@ def test_match_emotion_as_the_help_gives_it(world):
     clip = first(world["emid"] / "musicData", "*.mp3")
     out = json.loads(run("match", clip, "--index", world["index"], "--top", "3", "--emotion", "awe", "--json").output)
     assert out["filters"]["emotion"] == "awe"
+
+
+def test_index_build_refuses_an_existing_index_at_once_naming_the_option(world):
+    res = run("index", "build", "--source", f"emid:{world['emid']}", "--out", world["index"], ok=False)
+    assert res.exit_code == 1
+    assert "already holds an index" in res.output and "--overwrite" in res.output and "overwrite=True" not in res.output
