@@ -55,7 +55,7 @@ def _csv(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
 
 def test_latin1_csv_is_refused_with_the_file_and_line(tmp_path):
     p = _csv(tmp_path, "labels.csv", "text,label\nhello,happy\nl'été est là,joy\n", encoding="latin-1")
-    result = invoke("datasets", "inspect", str(p), "--source", "csv")
+    result = invoke("datasets", "inspect", f"csv:{p}")
     no_traceback(result)
     assert result.exit_code == 1
     assert "labels.csv:3" in result.output and "UTF-8" in result.output
@@ -64,29 +64,29 @@ def test_latin1_csv_is_refused_with_the_file_and_line(tmp_path):
 
 def test_csv_without_usable_columns_exits_nonzero(tmp_path):
     p = _csv(tmp_path, "labels.csv", "name,score\na,1\nb,2\n")
-    result = invoke("datasets", "inspect", str(p), "--source", "csv")
+    result = invoke("datasets", "inspect", f"csv:{p}")
     no_traceback(result)
     assert result.exit_code == 1
     assert "no usable records" in result.output and "label" in result.output
-    result = invoke("datasets", "inspect", str(p), "--source", "csv", "--json")
+    result = invoke("datasets", "inspect", f"csv:{p}", "--json")
     assert result.exit_code == 1
 
 
 def test_strict_mode_is_named_only_when_asked(tmp_path):
     p = _csv(tmp_path, "labels.csv", "text,label\nhello,happy\nbye,no-such-label\n")
-    lax = invoke("datasets", "inspect", str(p), "--source", "csv", "-o", "taxonomy=emotiontalk7")
+    lax = invoke("datasets", "inspect", f"csv:{p}", "-o", "taxonomy=emotiontalk7")
     assert lax.exit_code == 0 and "(strict mode)" not in lax.output and "--strict" not in lax.output
-    strict = invoke("datasets", "inspect", str(p), "--source", "csv", "-o", "taxonomy=emotiontalk7", "--strict")
+    strict = invoke("datasets", "inspect", f"csv:{p}", "-o", "taxonomy=emotiontalk7", "--strict")
     no_traceback(strict)
     assert strict.exit_code == 1 and "--strict" in strict.output and "labels.csv:3" in strict.output
 
 
 def test_inspect_reports_duplicate_ids(tmp_path):
     p = _csv(tmp_path, "labels.csv", "id,text,label\nx,hello,happy\nx,hi again,happy\ny,fine,happy\n")
-    result = invoke("datasets", "inspect", str(p), "--source", "csv", "-o", "taxonomy=emotiontalk7")
+    result = invoke("datasets", "inspect", f"csv:{p}", "-o", "taxonomy=emotiontalk7")
     assert result.exit_code == 0
     assert "1 duplicate id(s), e.g. x" in result.stderr
-    as_json = json.loads(invoke("datasets", "inspect", str(p), "--source", "csv", "-o", "taxonomy=emotiontalk7", "--json").stdout)
+    as_json = json.loads(invoke("datasets", "inspect", f"csv:{p}", "-o", "taxonomy=emotiontalk7", "--json").stdout)
     assert as_json["duplicate_ids"] == {"count": 1, "examples": ["x"]}
 
 
@@ -97,7 +97,7 @@ def test_second_writer_is_refused_with_the_folder_name(tmp_path):
     write_clip(media / "a.wav", synth_clip(0.2, 0.2, seconds=1.5))
     out = tmp_path / "feats"
     with WriterLock(out / "features" / "music-acoustic"):  # another process writing
-        result = invoke("features", "extract", "--source", "folder", str(media), "--encoder", "music-acoustic",
+        result = invoke("features", "extract", "--source", f"folder:{media}", "--encoder", "music-acoustic",
                         "--out", str(out), "--workers", "1", "--no-progress")
     no_traceback(result)
     assert result.exit_code == 1
@@ -112,7 +112,7 @@ def test_unexpected_errors_are_one_line_not_a_traceback(tmp_path, monkeypatch):
 
     monkeypatch.setattr(inspect_mod, "inspect_source", broken)
     p = _csv(tmp_path, "labels.csv", "text,label\nhello,happy\n")
-    result = invoke("datasets", "inspect", str(p), "--source", "csv")
+    result = invoke("datasets", "inspect", f"csv:{p}")
     assert result.exit_code == 2
     assert "internal error: KeyError" in result.output and "EMOALIGN_DEBUG=1" in result.output
     assert "Traceback" not in result.output

@@ -54,7 +54,7 @@ def speech_clips(tmp_path_factory) -> Path:
 
 
 def extract_args(media: Path, out: Path) -> list[str]:
-    return ["features", "extract", "--source", "folder", str(media), "--encoder", "speech-egemaps", "--out", str(out),
+    return ["features", "extract", "--source", f"folder:{media}", "--encoder", "speech-egemaps", "--out", str(out),
             "--workers", "1", "--batch-size", "2", "--no-progress"]
 
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from emoalign.affect import category_from, get_taxonomy, list_taxonomies, load_nrc_vad
 from emoalign.encode.joint import choose_backend, input_records, prepare_pair_vectors
+from emoalign.encode.registry import DEFAULTS
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
 from emoalign.pair.pairing import PairingResult, pair_arrays
 from emoalign.pair.report import compare, plot_distributions
@@ -74,8 +75,8 @@ class PairsConfig:
     method: str = "exact"
     full_softmax: bool = True
     affect: str = "auto"
-    music_affect_encoder: str = "music-acoustic"
-    image_affect_encoder: str = "image-scene"
+    music_affect_encoder: str = DEFAULTS["music"]
+    image_affect_encoder: str = DEFAULTS["image"]
     category_taxonomy: str = "mikels8"
     nrc_vad: str | None = None
     seed: int = 0
