@@ -181,3 +181,18 @@ def test_bad_video_is_named_and_explained(tmp_path):
         with pytest.raises(DecodeError) as info:
             decode_video(tmp_path / name)
         assert name in str(info.value)
+
+
+def test_one_audio_length_limit_for_analysis_and_matching(tmp_path):
+    """`analyze` (music-acoustic) and `match` (music-xmodal) refuse the same 11-minute clip."""
+    import soundfile as sf
+
+    from emoalign.encode.registry import get_encoder
+
+    path = tmp_path / "eleven_minutes.wav"
+    with sf.SoundFile(path, "w", 8000, 1, subtype="PCM_16") as fh:
+        for _ in range(66):
+            fh.write(np.full(80000, 1000, np.int16))
+    for name in ("music-acoustic", "music-xmodal"):
+        (res,) = get_encoder(name).encode([str(path)])
+        assert res.error and "660 s of audio is longer than the 600 s limit" in res.error, (name, res.error)
