@@ -53,9 +53,9 @@ def speech_clips(tmp_path_factory) -> Path:
     return media
 
 
-def extract_args(media: Path, out: Path) -> list[str]:
+def extract_args(media: Path, out: Path, workers: int = 1) -> list[str]:
     return ["features", "extract", "--source", f"folder:{media}", "--encoder", "speech-egemaps", "--out", str(out),
-            "--workers", "1", "--batch-size", "2", "--no-progress"]
+            "--workers", str(workers), "--batch-size", "2", "--no-progress"]
 
 
 def stored(out: Path) -> dict[str, np.ndarray]:
@@ -72,11 +72,11 @@ def uninterrupted(speech_clips, tmp_path_factory) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["SIGINT", "SIGKILL"])
-def test_stopped_extraction_quarantines_nothing_and_resumes_exactly(speech_clips, uninterrupted, tmp_path, how):
+@pytest.mark.parametrize("how, workers", [("SIGINT", 1), ("SIGKILL", 1), ("SIGINT", 2)])
+def test_stopped_extraction_quarantines_nothing_and_resumes_exactly(speech_clips, uninterrupted, tmp_path, how, workers):
     out = tmp_path / "feats"
     table = FeatureTable(out)
-    proc = start(*extract_args(speech_clips, out))
+    proc = start(*extract_args(speech_clips, out, workers))
     wait_until(proc, lambda: len(table.shards("speech-egemaps")) >= 1)
     if how == "SIGINT":
         # Several Ctrl-C in a row would be "stop now"; one is "stop at the next safe point". Sent
