@@ -136,6 +136,19 @@ def _read_json(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _kind_of(summary: dict) -> str | None:
+    """The command that wrote a marker: its run info, or for folders written before run info
+    existed, recognised by their summary's fields."""
+    run = summary.get("run")
+    if isinstance(run, dict) and run.get("kind"):
+        return run["kind"]
+    if "comparison" in summary and "semantic" in summary:
+        return "pairs build"
+    if "rows_used" in summary and "counts" in summary:
+        return "matching build"
+    return None
+
+
 def _files_under(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
@@ -169,7 +182,9 @@ class RunWriter:
         self._lock.__enter__()
         try:
             self._check_existing()
-            (self.folder / JOURNAL).write_text(json.dumps({"kind": self.kind, "run_id": self.run_id}), "utf-8")
+            journal = {"kind": self.kind, "run_id": self.run_id,
+                       "previous_manifest": (self.previous or {}).get("run", {}).get("manifest", [])}
+            (self.folder / JOURNAL).write_text(json.dumps(journal), "utf-8")
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
@@ -179,7 +194,7 @@ class RunWriter:
         marker = self.folder / self.marker
         journal = _read_json(self.folder / JOURNAL)
         prev = _read_json(marker) if marker.is_file() else None
-        prev_kind = (prev or {}).get("run", {}).get("kind") if prev else None
+        prev_kind = _kind_of(prev) if prev else None
         if marker.exists() and prev is not None and prev_kind not in (None, self.kind):
             raise OutputExistsError(
                 f"{self.folder} holds the output of `emoalign {prev_kind}`; `emoalign {self.kind}` would replace its "
@@ -193,6 +208,8 @@ class RunWriter:
             raise OutputExistsError(
                 f"{self.folder} already holds results ({', '.join(present[:4])}); pass {self.hint} to replace them, "
                 "or choose another output folder")
+        if prev is None and resuming:  # the stopped run had removed the marker: its journal kept the list
+            prev = {"run": {"manifest": journal.get("previous_manifest", [])}}
         self.previous = prev or {}
         self._remove_stale_staging()
         if marker.exists():
