@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from emoalign.outputs import IncompleteOutputError, OutputExistsError, RunWriter, check_complete
@@ -29,7 +28,8 @@ def test_a_finished_run_is_complete_and_stamped(tmp_path):
     out = tmp_path / "out"
     summary = run(out, 1)
     assert check_complete(out, kind="demo build")["value"] == 1
-    assert pq.read_schema(out / "data.parquet").metadata[b"emoalign.run_id"].decode() == summary["run"]["id"]
+    assert summary["run"]["files"]["data.parquet"]["bytes"] == (out / "data.parquet").stat().st_size
+    assert run(tmp_path / "again", 1)["run"] == summary["run"]  # the same run twice: the same marker
     assert sorted(summary["run"]["manifest"]) == ["data.parquet", "media/a.bin", "notes.txt"]
     assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]
 
@@ -69,7 +69,7 @@ def test_files_from_different_runs_are_detected(tmp_path):
     run(a, 1)
     run(b, 5)
     (a / "data.parquet").write_bytes((b / "data.parquet").read_bytes())  # a half-replaced folder
-    with pytest.raises(IncompleteOutputError, match="written by another run"):
+    with pytest.raises(IncompleteOutputError, match="is not the file summary.json describes"):
         check_complete(a, kind="demo build")
 
 

@@ -10,10 +10,10 @@ A command that writes a folder of results (``pairs build``, ``matching build``) 
    written by the previous run (listed in its marker): files a user put there are never deleted.
 2. **Temp sibling, then rename.** Every file or sub-folder is written to a hidden temporary
    sibling (``.NAME.<run>.tmp``) and renamed into place only after all of them are written.
-3. **Completion marker last.** The marker is written last, atomically, with the run id that is
-   also stamped in every Parquet file's metadata and the size of every other file. Readers call
-   `check_complete`: a folder whose marker is missing, or whose files do not belong to the run
-   the marker describes (a run killed between renames), is refused with what to do.
+3. **Completion marker last.** The marker is written last, atomically, with each file's size and
+   SHA-256 (the run id is a digest of them, so equal inputs give an equal marker). Readers call
+   `check_complete`: a folder whose marker is missing, or whose files are not the ones the
+   marker describes (a run killed between renames), is refused with what to do.
 
 A journal (``.emoalign-run.json``) marks a run in progress, so re-running an interrupted
 command resumes (its own checkpoints, temporary files) instead of asking for ``overwrite``.
@@ -26,10 +26,10 @@ command resumes (its own checkpoints, temporary files) instead of asking for ``o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -38,8 +38,9 @@ from emoalign.errors import EmoalignError
 
 MARKER = "summary.json"
 JOURNAL = ".emoalign-run.json"
-#: Parquet schema metadata key holding the id of the run that wrote the file.
-RUN_KEY = b"emoalign.run_id"
+#: Files up to this size are checked by content (SHA-256) when a reader opens the folder; larger
+#: ones by size only (reading gigabytes to open a folder would cost more than it protects).
+HASH_CHECK_BYTES = 256 * 2**20
 
 
 class OutputError(EmoalignError, ValueError):
@@ -242,12 +243,9 @@ class RunWriter:
         self.write_bytes(name, text.encode("utf-8"))
 
     def write_parquet(self, name: str, table) -> None:
-        """Write an Arrow table with the run id in its schema metadata."""
+        """Write an Arrow table as Parquet (its SHA-256 goes into the marker)."""
         import pyarrow.parquet as pq
 
-        meta = dict(table.schema.metadata or {})
-        meta[RUN_KEY] = self.run_id.encode()
-        table = table.replace_schema_metadata(meta)
         self._write_file(name, lambda fh: pq.write_table(table, fh))
 
     def write_with(self, name: str, write: Callable[[Path], Any]) -> Any:
@@ -295,13 +293,14 @@ class RunWriter:
             if final.is_dir():
                 inner = _files_under(final)
                 manifest += [f"{name}/{f}" for f in inner]
-                files[name] = {"folder": True, "files": len(inner)}
+                files[name] = {"folder": True, "files": len(inner), "bytes": sum((final / f).stat().st_size for f in inner)}
             else:
                 manifest.append(name)
-                files[name] = {"bytes": final.stat().st_size}
+                files[name] = {"bytes": final.stat().st_size, "sha256": _sha256(final)}
         out = dict(summary)
-        out["run"] = {"id": self.run_id, "kind": self.kind, "complete": True,
-                      "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": files,
+        # The run id is a digest of what the run wrote: the same inputs give the same marker, byte for byte.
+        run_id = hashlib.sha256(json.dumps([self.kind, files], sort_keys=True).encode()).hexdigest()[:32]
+        out["run"] = {"id": run_id, "kind": self.kind, "complete": True, "files": dict(sorted(files.items())),
                       "manifest": sorted(manifest)}
         data = (json.dumps(out, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         write_atomic(self.folder / self.marker, lambda fh: fh.write(data))
@@ -330,12 +329,10 @@ def _remove(path: Path) -> None:
 def check_complete(folder: str | Path, *, kind: str, marker: str = MARKER, command: str | None = None) -> dict:
     """The marker of a finished run of ``kind`` in ``folder``; `IncompleteOutputError` otherwise.
 
-    Checks that the marker exists and that each file it lists belongs to its run (the run id in
-    a Parquet file's metadata, else the size). Folders written before markers carried run info
-    are accepted when their marker exists.
+    Checks that the marker exists and that each file it lists is the one the run wrote (its
+    SHA-256, or its size above `HASH_CHECK_BYTES`): a folder half-replaced by a killed run is
+    caught. Folders written before markers carried run info are accepted when their marker exists.
     """
-    import pyarrow.parquet as pq
-
     folder = Path(folder)
     redo = f"run `{command or 'emoalign ' + kind}` again (with --overwrite)"
     summary = _read_json(folder / marker)
@@ -351,17 +348,24 @@ def check_complete(folder: str | Path, *, kind: str, marker: str = MARKER, comma
         path = folder / name
         if not path.exists():
             raise IncompleteOutputError(f"{path}: missing, but {marker} lists it; {redo}")
-        if name.endswith(".parquet"):
-            try:
-                meta = pq.read_schema(path).metadata or {}
-            except Exception as exc:  # noqa: BLE001 - any damage means the same to the reader
-                raise IncompleteOutputError(f"{path}: unreadable Parquet file ({exc}); {redo}") from None
-            if meta.get(RUN_KEY, b"").decode() != run.get("id"):
-                raise IncompleteOutputError(f"{path} was written by another run than the one {marker} describes "
-                                            f"(an interrupted run); {redo}")
-        elif "bytes" in info and path.is_file() and path.stat().st_size != info["bytes"]:
-            raise IncompleteOutputError(f"{path} changed since {marker} was written; {redo}")
+        if info.get("folder") or not path.is_file():
+            continue
+        size = path.stat().st_size
+        same = size == info.get("bytes", size)
+        if same and "sha256" in info and size <= HASH_CHECK_BYTES:
+            same = _sha256(path) == info["sha256"]
+        if not same:
+            raise IncompleteOutputError(f"{path} is not the file {marker} describes (from another, interrupted run, or "
+                                        f"changed since); {redo}")
     return summary
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 __all__ = ["FolderBusyError", "IncompleteOutputError", "MARKER", "OutputError", "OutputExistsError", "RunWriter", "WriterLock",
