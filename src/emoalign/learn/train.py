@@ -172,7 +172,10 @@ def train_head(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     head.save(out / "head.npz")
-    (out / "model.json").write_text(json.dumps({"config": asdict(cfg), **{k: v for k, v in meta.items()}, "labels": list(labels)}, indent=2, ensure_ascii=False))
+    from emoalign.outputs import write_atomic
+
+    model = json.dumps({"config": asdict(cfg), **{k: v for k, v in meta.items()}, "labels": list(labels)}, indent=2, ensure_ascii=False)
+    write_atomic(out / "model.json", lambda fh: fh.write(model.encode("utf-8")))  # last: the model is complete
     return out
 
 
