@@ -43,6 +43,7 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -491,7 +492,19 @@ class EMIDSource(_EMIDBase):
 # The Hugging Face layout: parquet shards with embedded audio and images
 # ---------------------------------------------------------------------------------------------
 def media_cell(value: Any) -> tuple[bytes | None, str]:
-    """A ``datasets.Audio``/``Image`` cell read with ``decode=False`` → (bytes, file name)."""
+    """A ``datasets.Audio``/``Image`` cell read with ``decode=False`` → (bytes, file name).
+
+    A decoded-audio struct (``{"path", "array", "sampling_rate"}``, as emoalign's own matching
+    export writes) becomes 16-bit WAV bytes again.
+    """
+    if isinstance(value, Mapping) and value.get("array") is not None and value.get("sampling_rate"):
+        import numpy as np
+        import soundfile as sf
+
+        buf = io.BytesIO()
+        sf.write(buf, np.asarray(value["array"], dtype=np.float32), int(value["sampling_rate"]), format="WAV", subtype="PCM_16")
+        path = value.get("path") or ""
+        return buf.getvalue(), Path(str(path)).name if path else ""
     if isinstance(value, Mapping):
         data = value.get("bytes")
         path = value.get("path") or ""
