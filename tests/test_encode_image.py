@@ -14,16 +14,10 @@ pytest.importorskip("efficientnet_lite_pytorch")
 skimage_data = pytest.importorskip("skimage.data")
 
 from emoalign.affect import get_taxonomy  # noqa: E402
-from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 from emoalign.encode.face import FERFaceEncoder  # noqa: E402
-from emoalign.encode.image import (  # noqa: E402
-    SPACE,
-    SceneImageEncoder,
-    colour_pad,
-    colour_stats,
-    onnx_path,
-)
+from emoalign.encode.image import SPACE, SceneImageEncoder, colour_pad, colour_stats, onnx_path  # noqa: E402
 from emoalign.encode.registry import encoder_class  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 
 ESPRESSO = 967  # ImageNet class index
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image
 from emoalign.encode.joint import BACKENDS, choose_backend, get_backend, input_records, prepare_pair_vectors, record_text
 from emoalign.encode.joint_xmodal import AXES, XModalImageEncoder, XModalMusicEncoder, image_cues
 from emoalign.encode.registry import available_encoders, encoder_class
+from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image
 from emoalign.types import Embeddings, Record
 
 

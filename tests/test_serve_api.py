@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from emoalign import __version__  # noqa: E402
 from emoalign.affect import get_taxonomy, list_taxonomies  # noqa: E402
-from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image  # noqa: E402
 from emoalign.encode.analyze import analyze  # noqa: E402
 from emoalign.encode.registry import get_encoder  # noqa: E402
+from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image  # noqa: E402
 from emoalign.serve.app import ServeConfig, create_app  # noqa: E402
 
 FIELDS = {"input", "modality", "encoder", "taxonomy", "label", "confidence", "probs", "valence", "arousal", "error", "details"}

@@ -217,8 +217,8 @@ def test_request_paths_never_leave_the_media_root(index_dir, media_dir, mp3):
 
 def test_symlinks_out_of_the_media_root_are_refused(tmp_path, index_dir, media_dir):
     """An index whose media folder contains links pointing outside it."""
-    from emoalign.store.featurize import Featurizer
     from emoalign.retrieve import build_index
+    from emoalign.store.featurize import Featurizer
 
     media = tmp_path / "media"
     outside = tmp_path / "outside"

@@ -56,7 +56,8 @@ def adapter() -> None:
 
 @adapter.command("train")
 @click.option("--pairs", "pairs", required=True, metavar="SOURCE", help="Pairs to learn from: emid:DIR, emid-hub:DIR, pairs:DIR (from `pairs build`).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model folder (config.json, weights.npz, history.json, data.json, training.png).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Model folder (config.json, weights.npz, history.json, data.json, training.png).")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(0), help="Maximum epochs (the best on validation is kept).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation and batching.")
 @click.option("--variant", default="svdpp", show_default=True, type=click.Choice(["bmf", "svdpp", "ncf"]), help="Fusion variant (see docs).")
@@ -73,15 +74,16 @@ def adapter() -> None:
 @click.option("--split-by", default="recording", show_default=True, type=click.Choice(["recording", "clip"]),
               help="Keep slices of one source recording in one split (EMID's <recording>___<slice> ids), or split clip by clip.")
 @_featurizer_options
-@click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder (default: the pairs folder for pairs:, else OUT/features).")
+@click.option("--features", type=click.Path(file_okay=False), default=None,
+              help="Feature store folder (default: the pairs folder for pairs:, else OUT/features).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes.")
 @click.option("--progress/--no-progress", default=False, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim, lr, batch_size, weight_decay, patience, fractions, split_seed,
               split_by, backend, music_encoder, image_encoder, music_affect, image_affect, affect, features, workers, progress, as_json) -> None:
     """Train an adapter on music–image pairs; the epoch is chosen on validation pairs."""
-    from emoalign.learn.adapter import AdapterConfig
     from emoalign.data.spec import parse_source_spec
+    from emoalign.learn.adapter import AdapterConfig
     from emoalign.learn.adapter_run import train_adapter
 
     try:
@@ -256,7 +258,8 @@ def info_cmd(index_dir, as_json) -> None:
                    + (", EMI-Adapter" if s["info"].get("adapter") else ""))
     print_table(["modality", "items"], sorted(s["modalities"].items()))
     print_table(["emotion", "items"], sorted(s["labels"].items()))
-    print_table(["segment", "kind", "vectors"], [(g["name"], g["kind"] + (f" ({g['nlist']} lists)" if g.get("nlist") else ""), g["vectors"]) for g in s["segments"]])
+    print_table(["segment", "kind", "vectors"],
+                [(g["name"], g["kind"] + (f" ({g['nlist']} lists)" if g.get("nlist") else ""), g["vectors"]) for g in s["segments"]])
     if s["removed_pending"]:
         click.echo(f"{s['removed_pending']} removed items still in segments (dropped at the next compaction)")
 

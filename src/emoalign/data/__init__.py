@@ -10,8 +10,8 @@ from __future__ import annotations
 from importlib import import_module
 from pathlib import Path
 
-from emoalign.errors import BadInputError
 from emoalign.data.base import LoadReport, Problem, Source
+from emoalign.errors import BadInputError
 
 #: Source name → "module:Class". Imported on demand so that a source's optional dependencies
 #: (e.g. `datasets` for hub layouts) load only when that source is used.

@@ -41,8 +41,8 @@ from typing import Any, Iterator, Sequence
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.errors import BadInputError
 from emoalign.data.base import Source
+from emoalign.errors import BadInputError
 from emoalign.types import Record
 
 TAXONOMY = "emotiontalk7"
@@ -439,7 +439,9 @@ class EmotionTalkReleaseSource(Source):
         return self._count(self._records(split))
 
     # -- indexing ------------------------------------------------------------------------------
-    def _index(self, tars: dict[Path, tarfile.TarFile]) -> tuple[dict[str, dict[str, tuple[Path, tarfile.TarInfo]]], dict[str, dict[str, tuple[Path, tarfile.TarInfo]]]]:
+    def _index(
+        self, tars: dict[Path, tarfile.TarFile]
+    ) -> tuple[dict[str, dict[str, tuple[Path, tarfile.TarInfo]]], dict[str, dict[str, tuple[Path, tarfile.TarInfo]]]]:
         """(annotations[modality][utt], media[audio|video][utt]) → (archive, member)."""
         ann: dict[str, dict[str, tuple[Path, tarfile.TarInfo]]] = {m: {} for m in _ARCHIVE_MODALITIES.values()}
         media: dict[str, dict[str, tuple[Path, tarfile.TarInfo]]] = {"audio": {}, "video": {}}

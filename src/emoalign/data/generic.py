@@ -26,8 +26,8 @@ from typing import Any, Iterator
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.errors import BadInputError
 from emoalign.data.base import Source
+from emoalign.errors import BadInputError
 from emoalign.media.decode import sniff_kind
 from emoalign.types import MODALITIES, Record
 

@@ -43,7 +43,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect import get_taxonomy, map_distribution
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input
 from emoalign.media.decode import load_image
 from emoalign.types import Affect
 

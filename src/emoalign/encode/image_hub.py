@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input
 from emoalign.media.decode import load_image
 from emoalign.types import Embeddings
 

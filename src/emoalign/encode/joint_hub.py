@@ -35,7 +35,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input
 
 for _module in ("transformers", "torch"):
     if find_spec(_module) is None:

@@ -30,9 +30,9 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.space import DEFAULT_SIGMA
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.media.decode import load_audio
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.encode.music_features import SR, MusicFeatures, extract_features
+from emoalign.media.decode import load_audio
 from emoalign.types import Affect
 
 #: Clips shorter than this carry too few notes for tempo, key or roughness.

@@ -80,7 +80,9 @@ def agreement_at_k(scores: np.ndarray, gallery_labels: Sequence[str], wanted: Se
     return float(np.mean(shares))
 
 
-def direction_metrics(scores: np.ndarray, positives: np.ndarray, gallery_labels: Sequence[str], wanted: Sequence[set[str]], *, tie_seed: int | None = 0) -> dict:
+def direction_metrics(
+    scores: np.ndarray, positives: np.ndarray, gallery_labels: Sequence[str], wanted: Sequence[set[str]], *, tie_seed: int | None = 0
+) -> dict:
     """Recall@K, mean/median rank and agreement@10 for query rows of ``scores``."""
     rows = np.flatnonzero(np.asarray(positives, bool).any(axis=1))
     ranks, _ = ranks_for_pairs(scores[rows], positives[rows], tie_seed=tie_seed)

@@ -23,15 +23,7 @@ from typing import Literal
 import numpy as np
 
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET, TopK, ann_topk, exact_topk
-from emoalign.pair.score import (
-    DEFAULT_TOP_K,
-    PAPER_ALPHA,
-    PAPER_KEEP,
-    PAPER_TEMPERATURE,
-    SNorm,
-    score_candidates,
-    select,
-)
+from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE, SNorm, score_candidates, select
 
 SearchMethod = Literal["exact", "ivf", "hnsw"]
 

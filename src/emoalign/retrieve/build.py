@@ -24,10 +24,10 @@ import numpy as np
 
 from emoalign.data.base import split_music_images
 from emoalign.data.spec import parse_source_spec
-from emoalign.store.featurize import Featurizer, Resolved, featurize_records, standardise_items
-from emoalign.store.items import ItemSet
 from emoalign.retrieve.match import ADAPTER_DIR
+from emoalign.store.featurize import Featurizer, Resolved, featurize_records, standardise_items
 from emoalign.store.index import IVF_THRESHOLD, ItemMeta, VectorIndex
+from emoalign.store.items import ItemSet
 from emoalign.types import Record
 
 ADAPTER_FILES = ("config.json", "weights.npz", "history.json", "data.json")

@@ -35,14 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from emoalign.store.features import (
-    FeatureRow,
-    FeatureTable,
-    WriterLock,
-    append_quarantine,
-    read_quarantine,
-    repair_quarantine,
-)
+from emoalign.store.features import FeatureRow, FeatureTable, WriterLock, append_quarantine, read_quarantine, repair_quarantine
 from emoalign.store.worker import EncoderActor, EncoderLoadError, encode_batch, setup_worker
 from emoalign.types import Affect, Record
 
@@ -187,7 +180,9 @@ def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, workers: int
                 fut.cancel()
 
 
-def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, workers: int | None, address: str | None, summary: ExtractSummary) -> Iterator[tuple[list[_Task], list[tuple]]]:
+def _run_ray(
+    batches: Iterator[list[_Task]], name: str, spec: str, workers: int | None, address: str | None, summary: ExtractSummary
+) -> Iterator[tuple[list[_Task], list[tuple]]]:
     try:
         import ray
     except ImportError:

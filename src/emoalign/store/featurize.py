@@ -275,8 +275,8 @@ def featurize_query(data: bytes | str | Path, resolved: Resolved, *, name: str |
     The modality is sniffed from the content; raises `QueryError` for anything that is not an
     image or audio, or that fails to decode.
     """
-    from emoalign.media.decode import sniff_kind
     from emoalign.encode.registry import get_encoder
+    from emoalign.media.decode import sniff_kind
 
     if isinstance(data, (str, Path)):
         path = Path(data)
