@@ -120,7 +120,7 @@ def feature_key(content: str, encoder: str, version: str) -> str:
     """The cache key of (content, encoder, version).
 
     >>> feature_key("ab" * 32, "text-use", "1")[:12]
-    'b09ac8b9d6f1'
+    'dc5e8155dcb8'
     """
     return hashlib.sha256(f"{content}\0{encoder}\0{version}".encode()).hexdigest()
 
