@@ -42,7 +42,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from emoalign.affect import get_taxonomy, map_distribution
+from emoalign.affect import map_distribution, va_to_distribution
 from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input
 from emoalign.media.decode import load_image
 from emoalign.types import Affect
@@ -107,16 +107,13 @@ def colour_pad(brightness: float, saturation: float) -> dict[str, float]:
 
 
 def va_distribution(valence: float, arousal: float, taxonomy: str = "mikels8", sigma: float = SCENE_SIGMA) -> dict[str, float]:
-    """Gaussian weights of a taxonomy's labels on their valence–arousal distance to a point.
+    """`emoalign.affect.va_to_distribution` with the scene estimate's defaults (Mikels, wider σ).
 
-    >>> p = va_distribution(-0.6, -0.5, sigma=DEFAULT_SIGMA)
+    >>> p = va_distribution(-0.6, -0.5)
     >>> max(p, key=p.get)
     'sadness'
     """
-    tax = get_taxonomy(taxonomy)
-    d2 = ((tax.va - np.array([valence, arousal])) ** 2).sum(axis=1)
-    w = np.exp(-(d2 - d2.min()) / (2 * sigma**2))  # shift by the minimum: no underflow to all zeros
-    return dict(zip(tax.names, (w / w.sum()).tolist()))
+    return va_to_distribution(valence, arousal, taxonomy, sigma)
 
 
 def scene_affect(rgb: np.ndarray, taxonomy: str = "mikels8") -> tuple[Affect, dict[str, Any]]:

@@ -33,8 +33,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from emoalign.affect import get_taxonomy
-from emoalign.affect.space import DEFAULT_SIGMA
+from emoalign.affect import get_taxonomy, va_weights
 from emoalign.learn.adapter_data import PairData
 from emoalign.store.items import ItemSet
 
@@ -58,12 +57,6 @@ class SynthConfig:
     seed: int = 0
 
 
-def _probs_from_va(va: np.ndarray, label_va: np.ndarray, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
-    d2 = ((va[:, None, :] - label_va[None, :, :]) ** 2).sum(-1)
-    w = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2 * sigma**2))
-    return w / w.sum(axis=1, keepdims=True)
-
-
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
@@ -84,7 +77,7 @@ def make_pair_data(config: SynthConfig | None = None, **overrides) -> PairData:
         noise = rng.normal(size=(n, cfg.dim)) * (cfg.semantic_noise / np.sqrt(cfg.dim))
         vectors = topics[topic] + noise + cfg.emotion_leak * (true_va @ va_dirs)
         seen_va = np.clip(true_va + rng.normal(0, cfg.affect_noise, (n, 2)), -1, 1)
-        probs = _probs_from_va(seen_va, tax.va)
+        probs = va_weights(seen_va, tax.va)
         items = ItemSet(
             tuple(f"{prefix}{k:06d}" for k in range(n)), vectors.astype(np.float32), SPACE, tax.name,
             probs, seen_va, tuple(tax.names[j] for j in label),

@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.affect import category_from, get_taxonomy, list_taxonomies, map_distribution, probs_vector
+from emoalign.affect import category_from, get_taxonomy, list_taxonomies, map_distribution, probs_vector, va_to_distribution
 from emoalign.errors import QueryError
 from emoalign.store.items import ItemSet
 from emoalign.types import IMAGE_MODALITIES, MUSIC_MODALITIES, Affect, Record
@@ -174,10 +174,8 @@ def affect_from_labels(record: Record, taxonomy: str) -> Affect | None:
                 v, a = float(record.valence), float(record.arousal)
             return Affect(tax.name, dict(zip(tax.names, vec.tolist())), float(v), float(a))
     if record.valence is not None and record.arousal is not None:
-        d2 = ((tax.va - np.array([record.valence, record.arousal])) ** 2).sum(1)
-        w = np.exp(-(d2 - d2.min()) / (2 * 0.25**2))
-        w /= w.sum()
-        return Affect(tax.name, dict(zip(tax.names, w.tolist())), float(record.valence), float(record.arousal))
+        probs = va_to_distribution(record.valence, record.arousal, tax)
+        return Affect(tax.name, probs, float(record.valence), float(record.arousal))
     return None
 
 
