@@ -37,6 +37,7 @@ import numpy as np
 from emoalign.affect import affect_from_probs, get_taxonomy
 from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input
 from emoalign.media.decode import load_image
+from emoalign.numeric import softmax
 from emoalign.types import Embeddings
 
 # Fail at import (so `available_encoders` reports it) rather than at first use; find_spec is cheap.
@@ -194,8 +195,7 @@ class CLIPZeroShotImageEncoder(Encoder):
             self._load()
             vectors = self._image_vectors(images)
             logits = self._scale * vectors @ self._label_vectors.T + self._bias
-            z = np.exp(logits - logits.max(axis=1, keepdims=True))
-            probs = z / z.sum(axis=1, keepdims=True)
+            probs = softmax(logits, axis=1)
             names = get_taxonomy(self.taxonomy).names
             for k, i in enumerate(where):
                 results[i] = EncodeResult(

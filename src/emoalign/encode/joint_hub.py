@@ -36,6 +36,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input
+from emoalign.numeric import softmax
+from emoalign.numeric import unit_rows as _unit
 
 for _module in ("transformers", "torch"):
     if find_spec(_module) is None:
@@ -68,20 +70,13 @@ def _features(output: Any):
     return output if hasattr(output, "shape") else output.pooler_output
 
 
-def _unit(a: np.ndarray) -> np.ndarray:
-    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-
-
 def profile(logits: np.ndarray) -> np.ndarray:
     """√softmax of each row: unit vectors whose dot product is the Bhattacharyya coefficient.
 
     >>> v = profile(np.array([[0.0, 0.0, 0.0, 0.0]])); v.round(2).tolist(), float((v * v).sum())
     ([[0.5, 0.5, 0.5, 0.5]], 1.0)
     """
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    return np.sqrt(p).astype(np.float32)
+    return np.sqrt(softmax(logits, axis=1)).astype(np.float32)
 
 
 class _PromptProfileEncoder(Encoder):

@@ -22,6 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
+from emoalign.numeric import softmax
+
 # EmotionTalk transcripts mark overlapping speech with [over/] … [/over] (and a few misspelt
 # variants); the markers say nothing about emotion and only confuse the sentence encoder.
 # Event tags such as [laughing], [Sobbing], [interrupted] are kept: they carry emotion.
@@ -201,10 +203,7 @@ class TfidfClassifierHead:
         return np.asarray(X @ self.coef_.T.astype(np.float64)) + self.intercept_
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        z = self.decision_function(texts)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.decision_function(texts), axis=1)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         return [self.classes_[i] for i in self.predict_proba(texts).argmax(axis=1)]

@@ -38,6 +38,7 @@ import numpy as np
 
 from emoalign.eval.metrics import ranks_of_targets, recall_at_k
 from emoalign.learn.adapter_data import PairData
+from emoalign.numeric import unit_rows
 
 KS: tuple[int, ...] = (1, 5, 10)
 DIRECTIONS: tuple[str, ...] = ("music_to_image", "image_to_music")
@@ -95,17 +96,11 @@ def direction_metrics(
     return out
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, n, out=np.zeros_like(x), where=n > 1e-12)
-
-
 def semantic_matrix(data: PairData, m: np.ndarray, i: np.ndarray) -> np.ndarray | None:
     """Cosine of clips ``m`` × images ``i`` in the joint input space (None when spaces differ)."""
     if not data.joint:
         return None
-    return _unit(data.music.vectors[m]) @ _unit(data.images.vectors[i]).T
+    return unit_rows(data.music.vectors[m], np.float64) @ unit_rows(data.images.vectors[i], np.float64).T
 
 
 def emotion_matrix(data: PairData, m: np.ndarray, i: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy, va_weights
 from emoalign.learn.adapter_data import PairData
+from emoalign.numeric import unit_rows
 from emoalign.store.items import ItemSet
 
 SPACE = "synthetic-joint"
@@ -57,17 +58,13 @@ class SynthConfig:
     seed: int = 0
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
 def make_pair_data(config: SynthConfig | None = None, **overrides) -> PairData:
     """Generate music and image `ItemSet`s in one joint space and the ground-truth pairs."""
     cfg = SynthConfig(**{**(asdict(config) if config else {}), **overrides})
     rng = np.random.default_rng(cfg.seed)
-    topics = _unit(rng.normal(size=(cfg.topics, cfg.dim)))
+    topics = unit_rows(rng.normal(size=(cfg.topics, cfg.dim)))
     # a fixed random embedding of V–A into the space, for the optional emotion leak
-    va_dirs = _unit(rng.normal(size=(2, cfg.dim)))
+    va_dirs = unit_rows(rng.normal(size=(2, cfg.dim)))
 
     def side(n: int, taxonomy: str, prefix: str):
         tax = get_taxonomy(taxonomy)
