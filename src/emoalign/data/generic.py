@@ -29,14 +29,14 @@ from emoalign.affect.taxonomy import UnknownLabelError
 from emoalign.data.base import Source
 from emoalign.errors import BadInputError
 from emoalign.media.decode import sniff_kind
-from emoalign.types import MODALITIES, Record
+from emoalign.types import AUDIO_MODALITIES, IMAGE_MODALITIES, MODALITIES, Record
 
 #: Key of free-form labels when no taxonomy is named.
 USER_TAXONOMY = "user"
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 TEXT_SUFFIXES = {".txt", ".text"}
 #: The file kinds `sniff_kind` returns, and the record modalities each can serve.
-KIND_MODALITIES = {"audio": {"audio", "music", "speech"}, "image": {"image", "face"}, "video": {"video"}, "text": {"text"}}
+KIND_MODALITIES = {"audio": set(AUDIO_MODALITIES), "image": set(IMAGE_MODALITIES), "video": {"video"}, "text": {"text"}}
 DEFAULT_MODALITY = {"audio": "audio", "image": "image", "video": "video", "text": "text"}
 MAX_TEXT_BYTES = 1_000_000
 

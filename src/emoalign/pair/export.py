@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from emoalign.pair.matching import Example
-from emoalign.types import Record
+from emoalign.types import AUDIO_MODALITIES, IMAGE_MODALITIES, Record
 
 SAMPLING_RATE = 16000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
@@ -114,8 +114,8 @@ def prepare_media(
 
         bar = tqdm(total=len(audio_ids) + len(image_ids), unit="file", desc="media")
     for record in records:
-        is_audio = record.id in audio_ids and record.modality in ("music", "audio", "speech") and record.id not in out.audio
-        is_image = record.id in image_ids and record.modality in ("image", "face") and record.id not in out.images
+        is_audio = record.id in audio_ids and record.modality in AUDIO_MODALITIES and record.id not in out.audio
+        is_image = record.id in image_ids and record.modality in IMAGE_MODALITIES and record.id not in out.images
         if not (is_audio or is_image):
             continue
         try:
