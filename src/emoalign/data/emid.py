@@ -53,6 +53,7 @@ from emoalign.affect import get_taxonomy, linear_to_unit
 from emoalign.affect.taxonomy import UnknownLabelError
 from emoalign.data.base import LoadReport, Source
 from emoalign.errors import BadInputError
+from emoalign.media.decode import sniff_suffix
 from emoalign.types import Pair, Record
 
 CSV_NAME = "EMID_data.csv"
@@ -522,22 +523,7 @@ def content_id(data: bytes) -> str:
     >>> content_id(b"RIFF....WAVEfmt ")[-4:]
     '.wav'
     """
-    return hashlib.sha1(data).hexdigest()[:20] + _sniff_suffix(data)
-
-
-_MAGIC = (
-    (b"\xff\xd8\xff", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"),
-    (b"fLaC", ".flac"), (b"OggS", ".ogg"), (b"ID3", ".mp3"), (b"\xff\xfb", ".mp3"), (b"\xff\xf3", ".mp3"),
-)
-
-
-def _sniff_suffix(data: bytes) -> str:
-    if data[:4] == b"RIFF" and data[8:12] in (b"WAVE", b"WEBP"):
-        return ".wav" if data[8:12] == b"WAVE" else ".webp"
-    for magic, suffix in _MAGIC:
-        if data.startswith(magic):
-            return suffix
-    return ""
+    return hashlib.sha1(data).hexdigest()[:20] + sniff_suffix(data[:16])
 
 
 def is_hub_id(value: str | Path) -> bool:

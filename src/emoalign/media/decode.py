@@ -163,6 +163,23 @@ def sniff_mime(head: bytes) -> str | None:
     return None
 
 
+#: The usual file-name suffix of each MIME type `sniff_mime` recognises.
+MIME_SUFFIXES: dict[str, str] = {
+    "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/bmp": ".bmp", "image/webp": ".webp",
+    "audio/wav": ".wav", "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/mpeg": ".mp3", "audio/mp4": ".m4a",
+    "video/mp4": ".mp4", "video/webm": ".webm", "video/x-msvideo": ".avi",
+}
+
+
+def sniff_suffix(head: bytes) -> str:
+    r"""The file-name suffix of a file from its first bytes, or ``""`` if unrecognised.
+
+    >>> sniff_suffix(b"\xff\xd8\xff\xe0" + bytes(8)), sniff_suffix(b"hello")
+    ('.jpg', '')
+    """
+    return MIME_SUFFIXES.get(sniff_mime(head) or "", "")
+
+
 def sniff_kind(head: bytes) -> str | None:
     r"""Guess 'image', 'audio', 'video' or None from a file's first bytes.
 
