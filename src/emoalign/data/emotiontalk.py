@@ -134,25 +134,37 @@ def sentiment_level(value: float) -> str:
 
 
 _EVENT_RE = re.compile(r"\[([A-Za-z]+)\]")
-_OVER_RE = re.compile(r"\[*/?over/?\]?", re.IGNORECASE)
+# An overlap marker that swallowed the first words: [over/我敲您] → 我敲您
+_OVER_WITH_TEXT = re.compile(r"\[over/([^\[\]/]+)\]")
+# Every other overlap marker, well-formed or not: [over/] [/over] [over] [[/over] [over[ [/over/] over]
+_OVER = re.compile(r"\[{1,2}/?over/?\]?|\[?/over/?\]|over\]", re.IGNORECASE)
 _MARKERS = {"over"}
 
 
-def clean_transcript(raw: str) -> tuple[str, list[str]]:
-    """Remove the transcription markers and return (clean text, non-verbal events in order).
+def clean_transcript(raw: str, *, keep_events: bool = False) -> tuple[str, list[str]]:
+    """Remove EmotionTalk's transcription markers: (clean text, non-verbal events in order).
 
-    Overlap markers ``[over/]…[/over]`` (and their malformed variants ``[over]…[over]``,
-    ``[[/over]``, ``[over/呀[/over]``) are dropped but the words they enclose kept; bracketed
-    events (``[interrupted]``, ``[laughing]``, ``[Sobbing]``, ``[crying]``, …) are dropped from
-    the text and returned lower-cased, because they are cues an analysis may want on their own.
+    The one set of rules for EmotionTalk text (the data adapter and the text encoder both use it):
+
+    1. overlap markers ``[over/]…[/over]`` and their malformed variants (``[over]…[over]``,
+       ``[[/over]``, ``[over/呀[/over]``, ``[over/我敲您]``) are dropped, the words they enclose
+       kept; ``over`` outside brackets (English text) is a word and stays;
+    2. bracketed events (``[interrupted]``, ``[laughing]``, ``[Sobbing]``, …) are returned
+       lower-cased; they are dropped from the text (the adapter: its ``text`` is the words, the
+       events go to ``meta["events"]``) unless ``keep_events`` (the text encoder: its heads were
+       trained with the tags in place, which carry emotion), and then with them any stray bracket;
+    3. white space is collapsed to single spaces and stripped.
 
     >>> clean_transcript("[over/]挺[/over]好的[laughing]，[over/呀[/over]。[interrupted]")
     ('挺好的，呀。', ['laughing', 'interrupted'])
+    >>> clean_transcript("[over/]还给他点[/over]饭。[laughing]", keep_events=True)
+    ('还给他点饭。[laughing]', ['laughing'])
     """
     events = [m.group(1).lower() for m in _EVENT_RE.finditer(raw) if m.group(1).lower() not in _MARKERS]
-    text = _EVENT_RE.sub(lambda m: "" if m.group(1).lower() not in _MARKERS else m.group(0), raw)
-    text = _OVER_RE.sub("", text)
-    text = text.replace("[", "").replace("]", "")
+    text = _OVER.sub("", _OVER_WITH_TEXT.sub(r"\1", raw))
+    if not keep_events:
+        text = _EVENT_RE.sub(lambda m: "" if m.group(1).lower() not in _MARKERS else m.group(0), text)
+        text = text.replace("[", "").replace("]", "")
     return " ".join(text.split()), events
 
 
