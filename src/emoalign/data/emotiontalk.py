@@ -58,16 +58,6 @@ OFFICIAL_SPLIT_GROUPS = {"G00001": "val", "G00012": "val", "G00003": "test", "G0
 
 UTTERANCE_RE = re.compile(r"^(G\d{5})_(\d+)_(\d+)_(\d+)$")
 
-#: Spellings met in annotation tools and papers for the seven labels (English nouns, Chinese).
-_LABEL_ALIASES = {
-    "happiness": "happy", "joy": "happy", "高兴": "happy", "开心": "happy", "快乐": "happy",
-    "sadness": "sad", "悲伤": "sad", "伤心": "sad", "难过": "sad",
-    "anger": "angry", "生气": "angry", "愤怒": "angry",
-    "surprise": "surprised", "惊讶": "surprised", "惊奇": "surprised",
-    "disgust": "disgusted", "厌恶": "disgusted",
-    "fear": "fearful", "恐惧": "fearful", "害怕": "fearful",
-    "中性": "neutral", "平静": "neutral",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,18 +97,12 @@ def official_split(utterance: str) -> str:
 def normalize_label(value: str) -> str:
     """Map a spelling of one of the seven emotions to its ``emotiontalk7`` name (raises `UnknownLabelError`).
 
+    Names, release codes and the other spellings (``aliases`` in ``affect/data/emotiontalk7.json``).
+
     >>> normalize_label("Surprise"), normalize_label("厌恶"), normalize_label("1")
     ('surprised', 'disgusted', 'happy')
     """
-    tax = get_taxonomy(TAXONOMY)
-    key = str(value).strip()
-    try:
-        return tax.label(key).name
-    except UnknownLabelError:
-        alias = _LABEL_ALIASES.get(key.lower())
-        if alias is None:
-            raise
-        return tax.label(alias).name
+    return get_taxonomy(TAXONOMY).label(str(value)).name
 
 
 @lru_cache(maxsize=1024)
