@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from emoalign.pair.matching import Example
+from emoalign.progress import progress_bar, progress_bars_enabled
 from emoalign.types import AUDIO_MODALITIES, IMAGE_MODALITIES, Record
 
 SAMPLING_RATE = 16000
@@ -110,9 +111,7 @@ def prepare_media(
     failed: set[str] = set()
     bar = None
     if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(audio_ids) + len(image_ids), unit="file", desc="media")
+        bar = progress_bar(total=len(audio_ids) + len(image_ids), unit="file", desc="media", enabled=True)
     for record in records:
         is_audio = record.id in audio_ids and record.modality in AUDIO_MODALITIES and record.id not in out.audio
         is_image = record.id in image_ids and record.modality in IMAGE_MODALITIES and record.id not in out.images
@@ -220,7 +219,7 @@ def write_hf(
         if out_dir.exists():
             shutil.rmtree(out_dir)
         was_enabled = datasets.is_progress_bar_enabled()
-        if not progress:
+        if not (progress and progress_bars_enabled()):
             datasets.disable_progress_bars()
         try:
             datasets.DatasetDict(parts).save_to_disk(str(out_dir))

@@ -35,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from emoalign.progress import progress_bar
 from emoalign.store.features import FeatureRow, FeatureTable, WriterLock, append_quarantine, read_quarantine, repair_quarantine
 from emoalign.store.worker import EncoderActor, EncoderLoadError, encode_batch, setup_worker
 from emoalign.types import Affect, Record
@@ -405,6 +406,4 @@ def _clean_temp_files(folder: Path) -> None:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="item", disable=not enabled, smoothing=0.1, mininterval=0.5)
+    return progress_bar(total=total, desc=desc, unit="item", enabled=enabled)
