@@ -180,10 +180,9 @@ def table(res: dict) -> list[str]:
 
 
 def plot_curves(worlds: list[dict], out: Path) -> None:
-    import matplotlib
+    from emoalign.eval.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(2, len(worlds), figsize=(5 * len(worlds), 7), dpi=100, squeeze=False)
     for c, w in enumerate(worlds):

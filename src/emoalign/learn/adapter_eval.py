@@ -217,11 +217,9 @@ def plot_history(history: Sequence[Mapping], out: str | Path, *, baselines: Mapp
 
     ``baselines`` draws horizontal lines (e.g. the semantic-only validation Recall@10).
     """
-    import matplotlib
+    from emoalign.eval.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
     ax1.plot(epochs, [h.get("train_loss", np.nan) for h in history], marker="o", ms=3, label="train")
