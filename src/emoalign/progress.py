@@ -1,22 +1,24 @@
 """What the library tells you while it works: one progress-bar switch and one logger setup.
 
-As in Hugging Face ``datasets``: long jobs (feature extraction, pairing, exports) draw ``tqdm``
-bars on stderr; one call, or one environment variable, silences them all::
+As in Hugging Face ``datasets``. Long work (hashing, extraction, pairing, exports, training)
+shows a ``tqdm`` bar on stderr. By default a bar shows when stderr is a terminal, so logs and CI
+output stay clean; `disable_progress_bars` / `enable_progress_bars` (or
+``EMOALIGN_DISABLE_PROGRESS_BARS=1``) change the default, and a call's own ``progress=``
+argument or the CLI's ``--progress/--no-progress`` wins over it. Every bar of the library comes
+from `progress_bar`.
 
-    import emoalign.progress
-    emoalign.progress.disable_progress_bars()     # or EMOALIGN_DISABLE_PROGRESS_BARS=1
-    emoalign.progress.set_verbosity("INFO")       # or EMOALIGN_VERBOSITY=info
+Log messages go through the ``"emoalign"`` logger (`get_logger`), which has only a
+``NullHandler`` until `set_verbosity` (or ``EMOALIGN_VERBOSITY=info``) adds one, so an
+application's own logging configuration decides what is shown.
 
-A function's own ``progress=`` argument asks for a bar (``None``: only when stderr is a
-terminal); the global switch overrides it. Log messages go through the ``"emoalign"`` logger
-(`get_logger`), which has no handler of its own until `set_verbosity` is called, so an
-application's logging configuration decides what is shown.
-
->>> disable_progress_bars(); progress_bars_enabled()
+>>> from emoalign import progress
+>>> progress.disable_progress_bars(); progress.progress_enabled()
 False
->>> bar = progress_bar(total=3, desc="demo", enabled=True); bar.disable
+>>> progress.progress_enabled(True)
 True
->>> enable_progress_bars(); progress_bars_enabled()
+>>> progress_bar(total=3, desc="demo").disable  # follows the switch
+True
+>>> progress.enable_progress_bars(); progress.progress_enabled()
 True
 >>> get_logger("emoalign.store").name, get_logger("pair.build").name
 ('emoalign.store', 'emoalign.pair.build')
@@ -28,56 +30,52 @@ import logging
 import os
 import sys
 
-#: Set to 1/true/yes/on to silence every progress bar of the library.
-DISABLE_ENV = "EMOALIGN_DISABLE_PROGRESS_BARS"
+#: Set to 1/true to turn every bar off (as ``HF_DATASETS_DISABLE_PROGRESS_BARS``).
+ENV_DISABLE = "EMOALIGN_DISABLE_PROGRESS_BARS"
 #: The library logger's level when nothing else sets it (debug, info, warning, error, critical).
-VERBOSITY_ENV = "EMOALIGN_VERBOSITY"
+ENV_VERBOSITY = "EMOALIGN_VERBOSITY"
 LIBRARY_LOGGER = "emoalign"
 
-_TRUE = {"1", "true", "yes", "on"}
-_bars_enabled: bool | None = None  # None: follow the environment variable
+_forced: bool | None = None
 
 
 def enable_progress_bars() -> None:
-    """Show the library's progress bars (where a function asks for one)."""
-    global _bars_enabled
-    _bars_enabled = True
+    """Show progress bars from now on (unless a call passes ``progress=False``)."""
+    global _forced
+    _forced = True
 
 
 def disable_progress_bars() -> None:
-    """Hide every progress bar of the library, whatever the functions' ``progress=`` say."""
-    global _bars_enabled
-    _bars_enabled = False
+    """Hide progress bars from now on (unless a call passes ``progress=True``)."""
+    global _forced
+    _forced = False
 
 
-def progress_bars_enabled() -> bool:
-    """The global switch: the last enable/disable call, else the environment variable."""
-    if _bars_enabled is not None:
-        return _bars_enabled
-    return os.environ.get(DISABLE_ENV, "").strip().lower() not in _TRUE
+def progress_enabled(flag: bool | None = None) -> bool:
+    """Whether to show a bar: ``flag`` if given, else the switch, else the environment, else a TTY test."""
+    if flag is not None:
+        return bool(flag)
+    if _forced is not None:
+        return _forced
+    if os.environ.get(ENV_DISABLE, "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stderr
+        return False
 
 
 def progress_bar(iterable=None, *, total: int | None = None, desc: str | None = None, unit: str = "it",
                  enabled: bool | None = None, **kwargs):
-    """The library's one ``tqdm`` factory: a bar that draws only when wanted.
+    """The library's one ``tqdm`` factory; ``enabled`` is the call's ``progress=`` (see `progress_enabled`).
 
-    ``enabled`` is the caller's ``progress=`` argument: ``True`` asks for a bar, ``False``
-    refuses one, ``None`` draws one when stderr is a terminal. `disable_progress_bars` (or
-    ``EMOALIGN_DISABLE_PROGRESS_BARS``) overrides. A disabled bar takes the same calls
-    (``update``, ``close``, iteration), so callers need no ``if``.
+    A hidden bar takes the same calls (``update``, ``close``, iteration, ``with``), so callers
+    need no ``if``.
     """
     from tqdm.auto import tqdm
 
-    wanted = _stderr_is_terminal() if enabled is None else bool(enabled)
     options = {"smoothing": 0.1, "mininterval": 0.5, **kwargs}
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not (wanted and progress_bars_enabled()), **options)
-
-
-def _stderr_is_terminal() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
+    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not progress_enabled(enabled), **options)
 
 
 def get_logger(name: str | None = None) -> logging.Logger:
@@ -114,6 +112,6 @@ def _configure_library_logger() -> None:
     _configured = True
     logger = logging.getLogger(LIBRARY_LOGGER)
     logger.addHandler(logging.NullHandler())
-    level = os.environ.get(VERBOSITY_ENV, "").strip()
+    level = os.environ.get(ENV_VERBOSITY, "").strip()
     if level:
         set_verbosity(level)

@@ -1,6 +1,6 @@
 """``emoalign adapter train|evaluate``, ``emoalign index build|add|remove|info`` and ``emoalign match``.
 
-SOURCE arguments are ``NAME:PATH`` with NAME a data source (``emoalign datasets list``), e.g.
+SOURCE arguments are ``NAME:PATH[?KEY=VALUE&…]`` with NAME a data source (``emoalign datasets list``), e.g.
 ``emid:/data/EMID`` or ``pairs:out/pairs``; a bare path is recognised for EMID and pairs folders.
 The work happens in `emoalign.learn.adapter_run` and `emoalign.retrieve`.
 """
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from emoalign.cli.common import print_json, print_table
+from emoalign.cli.common import print_json, print_table, progress_option, resolve_progress
+from emoalign.encode.registry import DEFAULTS
 
 _BACKENDS = ["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]
 
@@ -32,8 +33,8 @@ def _featurizer_options(f, backend_default: str = "auto"):
                           "text-bridge cannot embed a query file, which has no text)."),
         click.option("--music-encoder", default=None, help="Separate music embedding encoder (with --image-encoder; needs the adapter to compare)."),
         click.option("--image-encoder", default=None, help="Separate image embedding encoder."),
-        click.option("--music-affect", default="music-acoustic", show_default=True, help="Encoder giving the clips' affect."),
-        click.option("--image-affect", default="image-scene", show_default=True, help="Encoder giving the images' affect."),
+        click.option("--music-affect", default=DEFAULTS["music"], show_default=True, help="Encoder giving the clips' affect."),
+        click.option("--image-affect", default=DEFAULTS["image"], show_default=True, help="Encoder giving the images' affect."),
         click.option("--affect", default="encoder", show_default=True, type=click.Choice(["encoder", "labels"]),
                      help="encoder: what a query gets at match time; labels: the source's own labels/ratings."),
     ]
@@ -69,7 +70,7 @@ def adapter() -> None:
 @click.option("--batch-size", default=256, show_default=True, type=click.IntRange(2))
 @click.option("--weight-decay", default=1e-4, show_default=True, type=click.FloatRange(min=0))
 @click.option("--patience", default=8, show_default=True, type=click.IntRange(1), help="Stop after this many epochs without a better validation Recall@10.")
-@click.option("--split", "fractions", default="0.8,0.1,0.1", show_default=True, help="Train,val,test shares of the clips (split by clip / recording).")
+@click.option("--fractions", "fractions", default="0.8,0.1,0.1", show_default=True, help="Train,val,test shares of the clips (split by clip / recording).")
 @click.option("--split-seed", default=0, show_default=True, type=int)
 @click.option("--split-by", default="recording", show_default=True, type=click.Choice(["recording", "clip"]),
               help="Keep slices of one source recording in one split (EMID's <recording>___<slice> ids), or split clip by clip.")
@@ -77,7 +78,7 @@ def adapter() -> None:
 @click.option("--features", type=click.Path(file_okay=False), default=None,
               help="Feature store folder (default: the pairs folder for pairs:, else OUT/features).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes.")
-@click.option("--progress/--no-progress", default=False, show_default=True)
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim, lr, batch_size, weight_decay, patience, fractions, split_seed,
               split_by, backend, music_encoder, image_encoder, music_affect, image_affect, affect, features, workers, progress, as_json) -> None:
@@ -89,9 +90,9 @@ def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim
     try:
         shares = [float(x) for x in fractions.split(",")]
     except ValueError:
-        raise click.BadParameter(f"{fractions!r}: three comma-separated numbers", param_hint="--split") from None
+        raise click.BadParameter(f"{fractions!r}: three comma-separated numbers", param_hint="--fractions") from None
     if len(shares) != 3:
-        raise click.BadParameter(f"{fractions!r}: three comma-separated numbers", param_hint="--split")
+        raise click.BadParameter(f"{fractions!r}: three comma-separated numbers", param_hint="--fractions")
     feat = _featurizer(backend, music_encoder, image_encoder, music_affect, image_affect, affect)
     try:
         name = parse_source_spec(pairs).name
@@ -101,12 +102,12 @@ def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim
                             batch_size=batch_size, weight_decay=weight_decay, patience=patience)
 
         def on_epoch(rec):
-            if progress and not as_json:
+            if resolve_progress(progress) and not as_json:
                 click.echo(f"epoch {rec['epoch']:>3}  loss {rec.get('train_loss', float('nan')):.4f}  "
                            f"val R@10 m→i {rec.get('val_r10_m2i', float('nan')):.3f}  i→m {rec.get('val_r10_i2m', float('nan')):.3f}", err=True)
 
         summary = train_adapter(pairs, out, featurizer=feat, features_dir=features, config=cfg, fractions=shares,
-                                split_seed=split_seed, split_by=split_by, workers=workers, progress=progress, on_epoch=on_epoch)
+                                split_seed=split_seed, split_by=split_by, workers=workers, progress=resolve_progress(progress), on_epoch=on_epoch)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     if as_json:
@@ -164,7 +165,7 @@ def index() -> None:
 
 
 @index.command("build")
-@click.option("--source", "source", default=None, metavar="SOURCE", help="Items to index, NAME:PATH (e.g. emid:/data/EMID).")
+@click.option("--source", "source", default=None, metavar="SOURCE", help="Items to index, NAME:PATH[?KEY=VALUE&…] (e.g. emid:/data/EMID).")
 @click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Loose image/audio files to index (repeatable).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Index folder.")
 @click.option("--adapter", "adapter_dir", type=click.Path(exists=True, file_okay=False), default=None,
@@ -173,7 +174,7 @@ def index() -> None:
 @click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder (default: OUT/features).")
 @click.option("--workers", type=click.IntRange(1), default=None)
 @click.option("--overwrite", is_flag=True, help="Replace an existing index at OUT.")
-@click.option("--progress/--no-progress", default=False, show_default=True)
+@progress_option
 @click.option("--json", "as_json", is_flag=True)
 def build_cmd(source, files, out, adapter_dir, backend, music_encoder, image_encoder, music_affect, image_affect, affect,
               features, workers, overwrite, progress, as_json) -> None:
@@ -185,7 +186,7 @@ def build_cmd(source, files, out, adapter_dir, backend, music_encoder, image_enc
     feat = _featurizer(backend, music_encoder, image_encoder, music_affect, image_affect, affect)
     try:
         summary = build_index(source, out, files=files, adapter=adapter_dir, featurizer=feat, features_dir=features,
-                              workers=workers, overwrite=overwrite, progress=progress)
+                              workers=workers, overwrite=overwrite, progress=resolve_progress(progress))
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         raise _fail(exc) from None
     if as_json:

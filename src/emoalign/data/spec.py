@@ -100,6 +100,8 @@ def parse_source_spec(spec: str, **extra_options: Any) -> SourceSpec:
     name, sep, rest = text.partition(":")
     if sep and name in SOURCES:
         return SourceSpec(name, Path(rest), options, None if split is None else str(split))
+    if sep and name and "/" not in name and "\\" not in name and not Path(text).exists():
+        raise BadInputError(f"{spec}: unknown source {name!r}; write NAME:PATH with NAME one of {', '.join(sorted(SOURCES))}")
     guessed = guess_source(Path(text))
     if guessed is None:
         raise BadInputError(

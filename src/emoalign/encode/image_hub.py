@@ -118,6 +118,14 @@ class CLIPZeroShotImageEncoder(Encoder):
     def hub_models(cls) -> list[str]:
         return [os.environ.get("EMOALIGN_CLIP_MODEL") or DEFAULT_CLIP]
 
+    @classmethod
+    def fill_config(cls, config, environ):
+        return {**config, "model_id": config.get("model_id") or environ.get("EMOALIGN_CLIP_MODEL") or DEFAULT_CLIP}
+
+    @classmethod
+    def space_for(cls, config):
+        return config.get("space") or space_id_for(config["model_id"])
+
     def __init__(
         self,
         model_id: str | None = None,
@@ -334,6 +342,16 @@ class EmpathicFaceEncoder(Encoder):
     def hub_models(cls) -> list[str]:
         return [os.environ.get("EMOALIGN_EMPATHIC_HEADS") or DEFAULT_EMPATHIC_HEADS,
                 os.environ.get("EMOALIGN_SIGLIP_MODEL") or DEFAULT_SIGLIP]
+
+    @classmethod
+    def fill_config(cls, config, environ):
+        return {**config,
+                "heads": config.get("heads") or environ.get("EMOALIGN_EMPATHIC_HEADS") or DEFAULT_EMPATHIC_HEADS,
+                "image_model": config.get("image_model") or environ.get("EMOALIGN_SIGLIP_MODEL") or DEFAULT_SIGLIP}
+
+    @classmethod
+    def space_for(cls, config):
+        return config.get("space") or space_id_for(config["image_model"])
 
     def __init__(
         self,

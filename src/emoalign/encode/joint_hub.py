@@ -84,6 +84,15 @@ class _PromptProfileEncoder(Encoder):
     space = prompt_space_id(DEFAULT_CLAP, DEFAULT_CLIP, DEFAULT_PROMPTS)
     version = "1"
 
+    @classmethod
+    def fill_config(cls, config, environ):
+        return {**config, "clap_id": config.get("clap_id") or DEFAULT_CLAP, "clip_id": config.get("clip_id") or DEFAULT_CLIP,
+                "prompts": list(config.get("prompts") or DEFAULT_PROMPTS)}
+
+    @classmethod
+    def space_for(cls, config):
+        return prompt_space_id(config["clap_id"], config["clip_id"], config["prompts"])
+
     def __init__(
         self,
         clap_id: str | None = None,

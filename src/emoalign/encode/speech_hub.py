@@ -135,6 +135,10 @@ class HubSpeechEncoder(Encoder):
     def hub_models(cls) -> list[str]:
         return [os.environ.get(MODEL_ENV) or DEFAULT_MODEL]
 
+    @classmethod
+    def fill_config(cls, config, environ):
+        return {**config, "model_id": config.get("model_id") or environ.get(MODEL_ENV) or DEFAULT_MODEL}
+
     def __init__(
         self,
         model_id: str | Path | None = None,

@@ -39,6 +39,7 @@ import numpy as np
 from emoalign.affect import category_from, get_taxonomy, list_taxonomies, load_nrc_vad
 from emoalign.data.built_pairs import BASELINE_FILE, CANDIDATES_FILE, COMPONENTS, PAIRS_FILE, PLOT_FILE, RECORDS_FILE, SUMMARY_FILE
 from emoalign.encode.joint import choose_backend, input_records, prepare_pair_vectors
+from emoalign.encode.registry import DEFAULTS
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
 from emoalign.pair.pairing import PairingResult, pair_arrays
 from emoalign.pair.report import compare, plot_distributions
@@ -62,8 +63,8 @@ class PairsConfig:
     method: str = "exact"
     full_softmax: bool = True
     affect: str = "auto"
-    music_affect_encoder: str = "music-acoustic"
-    image_affect_encoder: str = "image-scene"
+    music_affect_encoder: str = DEFAULTS["music"]
+    image_affect_encoder: str = DEFAULTS["image"]
     category_taxonomy: str = "mikels8"
     nrc_vad: str | None = None
     seed: int = 0

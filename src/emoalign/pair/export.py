@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from emoalign.pair.matching import Example
-from emoalign.progress import progress_bar, progress_bars_enabled
+from emoalign.progress import progress_bar
 from emoalign.types import AUDIO_MODALITIES, IMAGE_MODALITIES, Record
 
 SAMPLING_RATE = 16000
@@ -219,7 +219,7 @@ def write_hf(
         if out_dir.exists():
             shutil.rmtree(out_dir)
         was_enabled = datasets.is_progress_bar_enabled()
-        if not (progress and progress_bars_enabled()):
+        if not progress:
             datasets.disable_progress_bars()
         try:
             datasets.DatasetDict(parts).save_to_disk(str(out_dir))

@@ -32,13 +32,15 @@ from typing import Sequence
 import numpy as np
 
 from emoalign.affect import category_from, get_taxonomy, list_taxonomies, map_distribution, probs_vector, va_to_distribution
+from emoalign.encode.registry import DEFAULTS
 from emoalign.errors import QueryError
 from emoalign.store.items import ItemSet
 from emoalign.types import IMAGE_MODALITIES, MUSIC_MODALITIES, Affect, Record
 
 AFFECT_FROM = ("encoder", "labels")
-DEFAULT_MUSIC_AFFECT = "music-acoustic"
-DEFAULT_IMAGE_AFFECT = "image-scene"
+#: The affect of each side comes from the offline default encoder of its modality (one place: the registry).
+DEFAULT_MUSIC_AFFECT = DEFAULTS["music"]
+DEFAULT_IMAGE_AFFECT = DEFAULTS["image"]
 
 
 @dataclass
