@@ -329,6 +329,60 @@ class _EMIDBase(Source):
             return False
         return True
 
+    def _image_slots(self, cells: Mapping[str, Any], where: str, locate) -> Iterator[tuple[ImageSlot, Any]]:
+        """The row's filled, valid image slots, each with its media.
+
+        ``locate(k)`` → (image id, media, why the media is missing or None): the layout's way to
+        find slot ``k``'s file (by name in a folder, or embedded bytes).
+        """
+        for k in IMAGE_SLOTS:
+            image_id, media, missing = locate(k)
+            try:
+                img = self._parser.image(cells, k, image_id)
+            except RowError as exc:
+                self._problem_once(where, str(exc))
+                continue
+            if img is None:
+                continue
+            if missing:
+                self._problem_once(where, missing)
+                continue
+            yield img, media
+
+    def _rows_with_media(self) -> Iterator[tuple[EMIDRow, dict[str, Any], dict[str, dict[str, Any]]]]:
+        """Each good row, its clip's ``path``/``payload`` and each image's (by image id)."""
+        raise NotImplementedError
+
+    def records(self, split: str | None = None) -> Iterator[Record]:
+        """Music records (one per good row) and image records (one per distinct image)."""
+        self._check_split(split)
+        return self._count(self._records())
+
+    def _records(self) -> Iterator[Record]:
+        seen_tags: dict[str, str] = {}
+        for row, music, images in self._rows_with_media():
+            yield self._music_record(row, **music)
+            for img in row.images:
+                if img.image_id in seen_tags:
+                    self._check_image_tag(seen_tags, img, row.where)
+                    continue
+                seen_tags[img.image_id] = img.tag
+                yield self._image_record(img, row.where, **images[img.image_id])
+
+    def pairs(self, split: str | None = None) -> Iterator[Pair]:
+        """One `Pair` per (clip, image slot), ``rank`` = the slot (1 = best match)."""
+        self._check_split(split)
+        seen_tags: dict[str, str] = {}
+        for row in self._pair_rows():
+            for img in row.images:
+                if img.image_id in seen_tags and not self._check_image_tag(seen_tags, img, row.where):
+                    continue
+                seen_tags.setdefault(img.image_id, img.tag)
+                yield Pair(row.music_id, img.image_id, source=self.dataset, rank=img.slot, emotion=img.tag)
+
+    def _pair_rows(self) -> Iterator[EMIDRow]:
+        return (row for row, _, _ in self._rows_with_media())
+
 
 # ---------------------------------------------------------------------------------------------
 # The release: EMID_data.csv + music and image folders
@@ -443,50 +497,26 @@ class EMIDSource(_EMIDBase):
         if self.require_media and music_id not in self._music_files:
             self._problem_once(where, f"missing file: music clip {music_id} not found under {self.music_dir}")
             return None
-        for k in IMAGE_SLOTS:
+
+        def locate(k: int) -> tuple[str, None, str | None]:
             image_id = str(cells.get(f"Image{k}_filename") or "").strip()
-            try:
-                img = self._parser.image(cells, k, image_id)
-            except RowError as exc:
-                self._problem_once(where, str(exc))
-                continue
-            if img is None:
-                continue
-            if self.require_media and image_id not in self._image_files:
-                self._problem_once(where, f"missing file: image {image_id} (Image{k}_filename) not found under {self.image_dir}")
-                continue
-            row.images.append(img)
+            missing = self.require_media and image_id not in self._image_files
+            return image_id, None, (f"missing file: image {image_id} (Image{k}_filename) not found under {self.image_dir}" if missing else None)
+
+        row.images.extend(img for img, _ in self._image_slots(cells, where, locate))
         return row
 
-    # -- public API ---------------------------------------------------------------------------
-    def records(self, split: str | None = None) -> Iterator[Record]:
-        """Music records (one per good row) and image records (one per distinct image)."""
-        self._check_split(split)
-        return self._count(self._records())
-
-    def _records(self) -> Iterator[Record]:
-        seen_tags: dict[str, str] = {}
+    def _rows_with_media(self) -> Iterator[tuple[EMIDRow, dict[str, Any], dict[str, dict[str, Any]]]]:
         for row in self._load():
             path = self._music_files.get(row.music_id)
-            yield self._music_record(row, path=str(path) if path else None)
+            images = {}
             for img in row.images:
-                if img.image_id in seen_tags:
-                    self._check_image_tag(seen_tags, img, row.where)
-                    continue
-                seen_tags[img.image_id] = img.tag
                 ipath = self._image_files.get(img.image_id)
-                yield self._image_record(img, row.where, path=str(ipath) if ipath else None)
+                images[img.image_id] = {"path": str(ipath) if ipath else None}
+            yield row, {"path": str(path) if path else None}, images
 
-    def pairs(self, split: str | None = None) -> Iterator[Pair]:
-        """One `Pair` per (clip, image slot), ``rank`` = the slot (1 = best match)."""
-        self._check_split(split)
-        seen_tags: dict[str, str] = {}
-        for row in self._load():
-            for img in row.images:
-                if img.image_id in seen_tags and not self._check_image_tag(seen_tags, img, row.where):
-                    continue
-                seen_tags.setdefault(img.image_id, img.tag)
-                yield Pair(row.music_id, img.image_id, source=self.dataset, rank=img.slot, emotion=img.tag)
+    def _pair_rows(self) -> Iterator[EMIDRow]:
+        return iter(self._load())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -625,7 +655,7 @@ class EMIDHubSource(_EMIDBase):
     def _dataset(self):
         return undecoded(load_hub_dataset(self.hub_id or self.root, split="train", streaming=self.streaming))
 
-    def _rows(self) -> Iterator[tuple[EMIDRow, bytes | None, dict[str, bytes | None]]]:
+    def _rows_with_media(self) -> Iterator[tuple[EMIDRow, dict[str, Any], dict[str, dict[str, Any]]]]:
         """Each good row with its audio bytes and its images' bytes (by image id)."""
         where_base = self.hub_id or str(self.root)
         for i, cells in enumerate(self._dataset()):
@@ -641,46 +671,15 @@ class EMIDHubSource(_EMIDBase):
             if not audio:
                 self._problem_once(where, f"missing file: no audio bytes embedded for {name}")
                 continue
-            image_bytes: dict[str, bytes | None] = {}
-            for k in IMAGE_SLOTS:
+
+            def locate(k: int) -> tuple[str, bytes | None, str | None]:
                 data, image_id = media_cell(cells.get(f"Image{k}_filename"))
                 if not image_id and data:
                     image_id = content_id(data)
-                try:
-                    img = self._parser.image(cells, k, image_id)
-                except RowError as exc:
-                    self._problem_once(where, str(exc))
-                    continue
-                if img is None:
-                    continue
-                if not data:
-                    self._problem_once(where, f"missing file: no image bytes embedded for {image_id} (Image{k}_filename)")
-                    continue
+                return image_id, data, (None if data else f"missing file: no image bytes embedded for {image_id} (Image{k}_filename)")
+
+            images: dict[str, dict[str, Any]] = {}
+            for img, data in self._image_slots(cells, where, locate):
                 row.images.append(img)
-                image_bytes[image_id] = data
-            yield row, audio, image_bytes
-
-    def records(self, split: str | None = None) -> Iterator[Record]:
-        self._check_split(split)
-        return self._count(self._records())
-
-    def _records(self) -> Iterator[Record]:
-        seen_tags: dict[str, str] = {}
-        for row, audio, image_bytes in self._rows():
-            yield self._music_record(row, payload=audio)
-            for img in row.images:
-                if img.image_id in seen_tags:
-                    self._check_image_tag(seen_tags, img, row.where)
-                    continue
-                seen_tags[img.image_id] = img.tag
-                yield self._image_record(img, row.where, payload=image_bytes[img.image_id])
-
-    def pairs(self, split: str | None = None) -> Iterator[Pair]:
-        self._check_split(split)
-        seen_tags: dict[str, str] = {}
-        for row, _, _ in self._rows():
-            for img in row.images:
-                if img.image_id in seen_tags and not self._check_image_tag(seen_tags, img, row.where):
-                    continue
-                seen_tags.setdefault(img.image_id, img.tag)
-                yield Pair(row.music_id, img.image_id, source=self.dataset, rank=img.slot, emotion=img.tag)
+                images[img.image_id] = {"payload": data}
+            yield row, {"payload": audio}, images
