@@ -43,7 +43,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect import map_distribution, va_to_distribution
-from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.batching import decode_each
 from emoalign.media.decode import load_image
 from emoalign.types import Affect
 
@@ -328,15 +329,8 @@ class SceneImageEncoder(Encoder):
         return scene, details
 
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
-        results: list[EncodeResult | None] = [None] * len(inputs)
-        images: list[np.ndarray] = []
-        where: list[int] = []
-        for i, item in enumerate(inputs):
-            try:
-                images.append(load_image(item))
-                where.append(i)
-            except (DecodeError, ValueError, OSError) as exc:
-                results[i] = EncodeResult(error=f"{type(exc).__name__}: {exc}")
+        decoded = decode_each(inputs, load_image)
+        results, images, where = decoded.results(), decoded.items, decoded.where
         if images:
             emb, logits = self.net.run(self.net.preprocess(images))
             emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)

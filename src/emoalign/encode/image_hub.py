@@ -35,7 +35,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
-from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.batching import decode_each
 from emoalign.media.decode import load_image
 from emoalign.numeric import softmax
 from emoalign.types import Embeddings
@@ -77,15 +78,8 @@ def _pretrained_kwargs(local_files_only: bool | None) -> dict[str, Any]:
 
 
 def _decode_all(inputs: Sequence[Input]) -> tuple[list[EncodeResult | None], list[np.ndarray], list[int]]:
-    results: list[EncodeResult | None] = [None] * len(inputs)
-    images, where = [], []
-    for i, item in enumerate(inputs):
-        try:
-            images.append(load_image(item))
-            where.append(i)
-        except (DecodeError, ValueError, OSError) as exc:
-            results[i] = EncodeResult(error=f"{type(exc).__name__}: {exc}")
-    return results, images, where
+    decoded = decode_each(inputs, load_image)
+    return decoded.results(), decoded.items, decoded.where
 
 
 # --------------------------------------------------------------------------------------------
