@@ -394,10 +394,13 @@ class EMIDSource(_EMIDBase):
     ``music_dir``/``image_dir`` (relative to ``root``; detected when None). With
     ``require_media=False`` rows whose files are absent still yield records, with ``path=None``.
 
-    >>> src = EMIDSource("EMID/")  # doctest: +SKIP
-    >>> music = [r for r in src.records() if r.modality == "music"]  # doctest: +SKIP
-    >>> next(src.pairs())  # doctest: +SKIP
-    Pair(music_id='106.m4a___172.mp3', image_id='excitement_0616.jpg', source='emid', rank=1, ...)
+    >>> from emoalign.data.fixtures.emid import make
+    >>> src = EMIDSource(make("fixtures", seed=0)["emid"])  # a small copy of the release's layout
+    >>> music = [r for r in src.records() if r.modality == "music"]
+    >>> len(music), music[0].labels["emid13"] in get_taxonomy("emid13").names
+    (26, True)
+    >>> next(src.pairs())
+    Pair(music_id='1433.m4a___57.mp3', image_id='excitement_1609.jpg', source='emid', rank=1, ...)
     """
 
     name = "emid"
@@ -625,9 +628,10 @@ class EMIDHubSource(_EMIDBase):
     ``save_to_disk`` folder) or the hub id itself (``"ecnu-aigc/EMID"``, downloaded by ``datasets``
     when iterated). Records carry the media bytes in ``payload``; ids are the embedded file names.
 
-    >>> src = EMIDHubSource("EMID-hub/")  # doctest: +SKIP
-    >>> r = next(src.records()); r.modality, len(r.payload) > 0  # doctest: +SKIP
-    ('music', True)
+    >>> from emoalign.data.fixtures.emid import make
+    >>> src = EMIDHubSource(make("fixtures", seed=0)["emid-hub"])  # parquet with embedded media
+    >>> r = next(src.records()); r.modality, r.path, len(r.payload) > 0
+    ('music', None, True)
     """
 
     name = "emid-hub"

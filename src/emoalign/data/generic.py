@@ -14,8 +14,14 @@ the taxonomy knows them (so ``HAPPY`` becomes ``happy`` and a typo is reported);
 they are kept as written under the key ``"user"``.
 
 >>> from emoalign.data import open_source
->>> src = open_source("folder", "my_clips/", modality="music", taxonomy="emid13")  # doctest: +SKIP
->>> src = open_source("csv", "labels.csv")  # doctest: +SKIP
+>>> from emoalign.media.synth import synth_clip, write_clip
+>>> for name, v in (("HAPPY/a.wav", 0.8), ("sad/b.wav", -0.8), ("sadd/c.wav", -0.8)):
+...     _ = write_clip(f"my_clips/{name}", synth_clip(v, 0.3, seconds=0.5))
+>>> src = open_source("folder", "my_clips/", modality="speech", taxonomy="ravdess8")
+>>> [(r.id, r.labels) for r in src.records()]
+[('HAPPY/a.wav', {'ravdess8': 'happy'}), ('sad/b.wav', {'ravdess8': 'sad'})]
+>>> src.report.problems[0].message  # doctest: +ELLIPSIS
+"unknown label: 'sadd' is not a label of taxonomy 'ravdess8'; labels: neutral, calm, happy, ..."
 """
 
 from __future__ import annotations
