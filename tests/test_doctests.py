@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import logging
 import pkgutil
 
 import pytest
 
 import emoalign
+from emoalign import progress
 
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
@@ -43,6 +45,11 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
         pytest.skip(f"{name} has no examples")
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
     monkeypatch.setenv("EMOALIGN_DISABLE_PROGRESS_BARS", "1")
+    # examples may flip the library's switches (emoalign.progress): the next tests get them back
+    monkeypatch.setattr(progress, "_forced", progress._forced)
+    library_logger = logging.getLogger(progress.LIBRARY_LOGGER)
+    monkeypatch.setattr(library_logger, "level", library_logger.level)
+    monkeypatch.setattr(library_logger, "handlers", list(library_logger.handlers))
     runner = doctest.DocTestRunner(optionflags=OPTIONS)
     report: list[str] = []
     for test in tests:
