@@ -98,7 +98,9 @@ def infer_task(records: Sequence[Record], target: str) -> str:
     return "multilabel" if max(values) <= 1.0 else "intensity"
 
 
-def embed(records: Sequence[Record], encoder: str, features: str | Path, *, workers: int | None = None, progress: bool = True) -> tuple[np.ndarray, list[Record], str]:
+def embed(
+    records: Sequence[Record], encoder: str, features: str | Path, *, workers: int | None = None, progress: bool = True
+) -> tuple[np.ndarray, list[Record], str]:
     """Vectors for ``records`` through the feature store; returns (X, records kept, space id).
 
     Records whose input failed to encode are dropped (they stay listed in the store's quarantine).
@@ -174,8 +176,9 @@ def train_head(cfg: TrainConfig) -> Path:
     head.save(out / "head.npz")
     from emoalign.outputs import write_atomic
 
-    model = json.dumps({"config": asdict(cfg), **{k: v for k, v in meta.items()}, "labels": list(labels)}, indent=2, ensure_ascii=False)
-    write_atomic(out / "model.json", lambda fh: fh.write(model.encode("utf-8")))  # last: the model is complete
+    model = {"config": asdict(cfg), **{k: v for k, v in meta.items()}, "labels": list(labels)}
+    data = json.dumps(model, indent=2, ensure_ascii=False).encode("utf-8")
+    write_atomic(out / "model.json", lambda fh: fh.write(data))  # last: the model is complete
     return out
 
 

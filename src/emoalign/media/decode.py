@@ -74,8 +74,10 @@ def _open_bytes(item: Input) -> bytes:
 def audio_info(item: Input) -> AudioInfo:
     """Rate, channels and length from the header (libsndfile; PyAV for MP4/M4A/MP3 it cannot read).
 
-    >>> audio_info(clip_bytes(synth_clip(0, 0, seconds=1.0))).seconds  # doctest: +SKIP
-    1.0
+    >>> from emoalign.media.synth import clip_bytes, synth_clip
+    >>> info = audio_info(clip_bytes(synth_clip(0.5, 0.5, seconds=1.5, sr=22050), sr=22050))
+    >>> info.rate, info.channels, info.seconds
+    (22050, 1, 1.5)
     """
     with _source(item) as fh:
         return _header(fh, describe_input(item))[0]
@@ -167,7 +169,10 @@ def load_audio(
     ``keep_seconds`` only the beginning a model uses is decoded. A WAV whose data chunk is shorter
     than its header declares is refused as truncated.
 
-    >>> y = load_audio("clip.wav")  # doctest: +SKIP
+    >>> from emoalign.media.synth import clip_bytes, synth_clip
+    >>> y = load_audio(clip_bytes(synth_clip(0.5, 0.5, seconds=1.0, sr=22050), sr=22050))
+    >>> y.dtype, y.shape, float(abs(y).max()) <= 1.0
+    (dtype('float32'), (16000,), True)
     """
     name = describe_input(item)
     with _source(item) as fh:
@@ -272,8 +277,9 @@ class ImageInfo:
 def image_info(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS) -> ImageInfo:
     """Size, mode and format from the header; refuses unreadable headers and pixel bombs (no decoding).
 
-    >>> image_info(image_bytes(synth_image(0, 0, size=32))).width  # doctest: +SKIP
-    32
+    >>> from emoalign.media.synth import image_bytes, synth_image
+    >>> image_info(image_bytes(synth_image(0.5, 0.5, size=32)))
+    ImageInfo(width=32, height=32, mode='RGB', format='PNG')
     """
     from PIL import Image
 
@@ -305,7 +311,10 @@ def load_image(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int
     scaling); any image is reduced to at most ``max_side`` pixels on its longer side right after
     decoding, before the RGB conversion, so the full-size copy is freed at once.
 
-    >>> img = load_image("photo.jpg")  # doctest: +SKIP
+    >>> from emoalign.media.synth import image_bytes, synth_image
+    >>> img = load_image(image_bytes(synth_image(0.5, 0.5, size=48), fmt="JPEG"))
+    >>> img.shape, img.dtype
+    ((48, 48, 3), dtype('uint8'))
     """
     from PIL import Image
 
@@ -378,6 +387,23 @@ def sniff_mime(head: bytes) -> str | None:
                 return "audio/mp4"
             return mime
     return None
+
+
+#: The usual file-name suffix of each MIME type `sniff_mime` recognises.
+MIME_SUFFIXES: dict[str, str] = {
+    "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/bmp": ".bmp", "image/webp": ".webp",
+    "audio/wav": ".wav", "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/mpeg": ".mp3", "audio/mp4": ".m4a",
+    "video/mp4": ".mp4", "video/webm": ".webm", "video/x-msvideo": ".avi",
+}
+
+
+def sniff_suffix(head: bytes) -> str:
+    r"""The file-name suffix of a file from its first bytes, or ``""`` if unrecognised.
+
+    >>> sniff_suffix(b"\xff\xd8\xff\xe0" + bytes(8)), sniff_suffix(b"hello")
+    ('.jpg', '')
+    """
+    return MIME_SUFFIXES.get(sniff_mime(head) or "", "")
 
 
 def sniff_kind(head: bytes) -> str | None:

@@ -37,14 +37,8 @@ from typing import Any, Iterable, Iterator
 
 from emoalign.interrupts import check as check_interrupt
 from emoalign.interrupts import deferred_interrupts
-from emoalign.store.features import (
-    FeatureRow,
-    FeatureTable,
-    WriterLock,
-    append_quarantine,
-    read_quarantine,
-    repair_quarantine,
-)
+from emoalign.progress import progress_bar
+from emoalign.store.features import FeatureRow, FeatureTable, WriterLock, append_quarantine, read_quarantine, repair_quarantine
 from emoalign.store.worker import EncoderActor, EncoderLoadError, encode_batch, setup_worker
 from emoalign.types import Affect, Record
 
@@ -129,7 +123,7 @@ def feature_key(content: str, encoder: str, version: str) -> str:
     """The cache key of (content, encoder's store name — its configured identity —, version).
 
     >>> feature_key("ab" * 32, "text-use", "1")[:12]
-    'b09ac8b9d6f1'
+    'dc5e8155dcb8'
     """
     return hashlib.sha256(f"{content}\0{encoder}\0{version}".encode()).hexdigest()
 
@@ -201,7 +195,9 @@ def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, options: dic
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, options: dict, workers: int | None, address: str | None, summary: ExtractSummary) -> Iterator[tuple[list[_Task], list[tuple]]]:
+def _run_ray(
+    batches: Iterator[list[_Task]], name: str, spec: str, options: dict, workers: int | None, address: str | None, summary: ExtractSummary
+) -> Iterator[tuple[list[_Task], list[tuple]]]:
     try:
         import ray
     except ImportError:
@@ -437,6 +433,4 @@ def _clean_temp_files(folder: Path) -> None:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="item", disable=not enabled, smoothing=0.1, mininterval=0.5)
+    return progress_bar(total=total, desc=desc, unit="item", enabled=enabled)
