@@ -49,7 +49,7 @@ class TrainConfig:
     holdout: float = 0.0
     seed: int = 0
     workers: int | None = None
-    progress: bool = True
+    progress: bool | None = None
     #: adapter options of the source (e.g. ``{"modality": "speech"}`` for EmotionTalk)
     source_options: dict = field(default_factory=dict)
 
@@ -99,7 +99,7 @@ def infer_task(records: Sequence[Record], target: str) -> str:
 
 
 def embed(
-    records: Sequence[Record], encoder: str, features: str | Path, *, workers: int | None = None, progress: bool = True
+    records: Sequence[Record], encoder: str, features: str | Path, *, workers: int | None = None, progress: bool | None = None
 ) -> tuple[np.ndarray, list[Record], str]:
     """Vectors for ``records`` through the feature store; returns (X, records kept, space id).
 
@@ -189,7 +189,7 @@ def load_model(model_dir: str | Path) -> tuple[Any, dict]:
 
 
 def evaluate_head(model_dir: str | Path, source: str, path: str, *, split: str | None, out: str | Path,
-                  features: str | Path | None = None, workers: int | None = None, progress: bool = True,
+                  features: str | Path | None = None, workers: int | None = None, progress: bool | None = None,
                   source_options: dict | None = None) -> dict:
     """Evaluate a trained head on one split of a source; writes metrics.json, report.md and figures to ``out``."""
     from emoalign.eval.metrics import per_label_auc, quadratic_weighted_kappa
