@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Regenerate src/emoalign/encode/models/imagenet_affect.csv (the ImageNet class affect table).
+"""Regenerate src/emoalign/encode/models/imagenet_affect.csv (the ImageNet class affect table)
+and imagenet_class_text.npz (the unit USE vectors of the class texts, float16).
 
     python scripts/make_imagenet_affect.py            # write the table
     python scripts/make_imagenet_affect.py --check 50 # rebuild 50 rows, compare with the shipped file
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +24,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="where to write (default: the shipped table)")
     args = ap.parse_args(argv)
 
+    from emoalign.encode.image_affect import CLASS_TEXT_FILE
     from emoalign.encode.imagenet_affect import build_table, read_table, table_path
     from emoalign.encode.text import load_use, models_dir
     from emoalign.learn.heads import LinearRegressorHead
@@ -36,11 +39,22 @@ def main(argv=None) -> int:
         same_names = list(built.names) == [shipped.names[i] for i in idx]
         print(f"{len(idx)} rows: names {'match' if same_names else 'DIFFER'}, max |Δ valence/arousal| = {err:.2e}")
         return 0 if same_names and err < 1e-3 else 1
-    table = build_table(use.encode, head)
+    embeddings = []
+
+    def embed(texts):  # keep the class vectors: the image head reads pictures through them
+        vectors = use.encode(texts)
+        embeddings.append(vectors)
+        return vectors
+
+    table = build_table(embed, head)
     path = args.out or table_path()
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(table.to_csv())
-    print(f"wrote {path}")
+    vectors = np.asarray(embeddings[0], np.float64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    text_path = Path(path).with_name(CLASS_TEXT_FILE)
+    np.savez_compressed(text_path, embeddings=vectors.astype(np.float16))
+    print(f"wrote {path} and {text_path}")
     return 0
 
 

@@ -7,7 +7,8 @@
   files whose content is of another kind are then reported, not silently mislabelled.
 * `CSVSource` — a CSV with a ``path`` (relative to the CSV's folder, which it may not leave) or a
   ``text`` column, a ``label`` column and optional ``valence``, ``arousal``, ``split``, ``group``,
-  ``taxonomy`` and ``modality`` columns.
+  ``taxonomy`` and ``modality`` columns. A ratings file (``path,valence,arousal``) needs no
+  ``label`` column: `emoalign train --target va` fits a valence/arousal regressor on it.
 
 Labels are stored under the taxonomy given (``taxonomy=`` option or column) after checking that
 the taxonomy knows them (so ``HAPPY`` becomes ``happy`` and a typo is reported); with no taxonomy
@@ -228,8 +229,10 @@ class CSVSource(_LabelMixin, Source):
     def _records(self, split: str | None) -> Iterator[Record]:
         with open(self.root, newline="", encoding="utf-8-sig") as fh:
             header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
-        if "label" not in header or not ({"path", "text"} & header):
-            self.problem(self.root, f"malformed file: needs a 'label' column and a 'path' or 'text' column (has {sorted(header)})")
+        rated = {"valence", "arousal"} <= header
+        if ("label" not in header and not rated) or not ({"path", "text"} & header):
+            self.problem(self.root, "malformed file: needs a 'path' or 'text' column and a 'label' column or 'valence' "
+                                    f"and 'arousal' columns (has {sorted(header)})")
             return
         for line, row in self._rows():
             where = f"{self.root}:{line}"
@@ -259,10 +262,12 @@ class CSVSource(_LabelMixin, Source):
     def _record(self, where: str, line: int, row: dict[str, str]) -> Record | None:
         taxonomy = self.fixed_taxonomy or row.get("taxonomy", "").strip() or USER_TAXONOMY
         raw_label = row.get("label", "")
-        try:
-            label = self._canonical(raw_label, taxonomy)
-        except UnknownLabelError as exc:
-            raise ValueError(f"unknown label: {exc}") from None
+        label = None
+        if raw_label.strip() or not (row.get("valence", "").strip() or row.get("arousal", "").strip()):
+            try:  # a ratings-only row (valence/arousal, no label) carries no label
+                label = self._canonical(raw_label, taxonomy)
+            except UnknownLabelError as exc:
+                raise ValueError(f"unknown label: {exc}") from None
         split = row.get("split", "").strip() or None
         if split is not None:
             split = SPLIT_NAMES.get(split.lower(), split)
@@ -302,7 +307,7 @@ class CSVSource(_LabelMixin, Source):
         rid = row.get("id", "").strip() or (Path(rel).as_posix() if rel else f"row{line}")
         return Record(
             id=rid, modality=modality, source=self.name, path=None if modality == "text" and not rel else path, text=text,
-            labels={taxonomy: label}, valence=self._va(row.get("valence", ""), "valence"),
+            labels={taxonomy: label} if label is not None else {}, valence=self._va(row.get("valence", ""), "valence"),
             arousal=self._va(row.get("arousal", ""), "arousal"), split=split,
             group=row.get("group", "").strip() or None, meta=meta,
         )

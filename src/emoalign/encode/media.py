@@ -100,6 +100,38 @@ def resample(y: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
     return resample_poly(y, sr_to // g, sr_from // g).astype(np.float32)
 
 
+#: Background that transparent pixels are composited onto (mid grey: neither bright nor dark).
+ALPHA_BACKGROUND = (128, 128, 128)
+
+
+def to_rgb(im):
+    """A decoded PIL image as 8-bit RGB, keeping what its mode means.
+
+    - 16-bit and 32-bit grey or float ("I;16", "I", "F"): scaled from the mode's range to 0–255
+      (``convert("RGB")`` would clip everything above 255 to white);
+    - transparency (RGBA, LA, palette with a transparent index): composited onto mid grey
+      (``convert("RGB")`` would expose whatever colour the transparent pixels happen to hold);
+    - CMYK, YCbCr, palette, 1-bit, grey: Pillow's own conversion.
+    """
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        if im.mode.startswith("I;16"):
+            top = 65535.0
+        elif im.mode == "I":
+            top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        else:
+            top = 1.0 if arr.max(initial=0) <= 1.0 else max(float(arr.max()), 1.0)
+        grey = np.clip(np.nan_to_num(arr) / top * 255.0, 0, 255).round().astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND + (255,))
+        return Image.alpha_composite(base, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
 def load_image(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode an image to an RGB uint8 array (H, W, 3), refusing decompression bombs.
 
@@ -117,7 +149,7 @@ def load_image(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray
                 if w * h > max_pixels:
                     raise DecodeError(f"{name}: {w}×{h} image exceeds the {max_pixels:,}-pixel limit (decompression bomb?)")
                 im.load()
-                rgb = im.convert("RGB")
+                rgb = to_rgb(im)
     except DecodeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
