@@ -167,6 +167,9 @@ def train_head(cfg: TrainConfig) -> Path:
     task = infer_task(records, cfg.target) if cfg.task == "auto" else cfg.task
     labels = _label_set(records, cfg.target, task)
     _, with_target = _targets(records, cfg.target, task, labels)
+    if task == "regression" and not with_target:
+        raise NoTrainingDataError(f"no record of {cfg.source} at {cfg.path} has both valence and arousal "
+                                  "(a ratings CSV needs 'path', 'valence' and 'arousal' columns)")
     X, kept, space = embed(with_target, cfg.encoder, cfg.features, workers=cfg.workers, progress=cfg.progress)
     Y, kept = _targets(kept, cfg.target, task, labels)
     meta: dict[str, Any] = {"encoder": cfg.encoder, "space": space, "target": cfg.target, "task": task,
