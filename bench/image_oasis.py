@@ -58,7 +58,7 @@ def oasis_features(root: Path) -> tuple:
     import pandas as pd
 
     from emoalign.encode.image_features import PictureFeatures
-    from emoalign.encode.media import load_image
+    from emoalign.media.decode import load_image
 
     df = pd.read_csv(root / "ratings.csv")
     path = cache_dir() / "oasis_features.npz"
@@ -126,7 +126,7 @@ def text_checks() -> dict:
 
     from emoalign.encode.imagenet_affect import warriner_words
     from emoalign.encode.text import load_use, models_dir
-    from emoalign.learn.heads import LinearRegressorHead
+    from emoalign.encode.heads import LinearRegressorHead
 
     head = LinearRegressorHead.load(models_dir() / "text_use_va.npz")
     out = {}

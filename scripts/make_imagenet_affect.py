@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     from emoalign.encode.image_affect import CLASS_TEXT_FILE
     from emoalign.encode.imagenet_affect import build_table, read_table, table_path
     from emoalign.encode.text import load_use, models_dir
-    from emoalign.learn.heads import LinearRegressorHead
+    from emoalign.encode.heads import LinearRegressorHead
 
     use = load_use()
     head = LinearRegressorHead.load(models_dir() / "text_use_va.npz")

@@ -11,7 +11,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 pytest.importorskip("efficientnet_lite_pytorch")
 
-from emoalign.data.fixtures.media import image_bytes, synth_image  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 from emoalign.encode.image_affect import (  # noqa: E402
     AffectImageEncoder,
     ImageAffectHead,
@@ -173,7 +173,7 @@ def test_unusual_but_valid_pictures_all_get_a_result(enc, tmp_path):
 def test_sixteen_bit_and_transparent_pictures_keep_their_content():
     from PIL import Image
 
-    from emoalign.encode.media import load_image
+    from emoalign.media.decode import load_image
 
     ramp = (np.linspace(0, 65535, 64 * 64).reshape(64, 64)).astype(np.uint16)
     rgb = load_image(_save(Image.fromarray(ramp), "PNG"))

@@ -83,7 +83,7 @@ def test_regeneration_matches_the_shipped_table_on_a_subset():
     from emoalign.encode.image_affect import load_class_text
     from emoalign.encode.imagenet_affect import build_table
     from emoalign.encode.text import load_use, models_dir
-    from emoalign.learn.heads import LinearRegressorHead
+    from emoalign.encode.heads import LinearRegressorHead
 
     use = load_use()
     head = LinearRegressorHead.load(models_dir() / "text_use_va.npz")

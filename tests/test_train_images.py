@@ -13,7 +13,7 @@ pytest.importorskip("efficientnet_lite_pytorch")
 
 from emoalign.cli import cli  # noqa: E402
 from emoalign.data import open_source  # noqa: E402
-from emoalign.data.fixtures.media import synth_image, write_image  # noqa: E402
+from emoalign.media.synth import synth_image, write_image  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +43,14 @@ def test_ratings_csv_needs_no_label_column(rated_pictures):
 
 def test_train_and_evaluate_a_valence_arousal_head_on_rated_pictures(rated_pictures, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(cli, ["train", "--source", "csv", "--path", str(rated_pictures / "ratings.csv"),
+    res = runner.invoke(cli, ["train", "--source", f"csv:{rated_pictures / 'ratings.csv'}",
                               "--encoder", "image-affect", "--target", "va", "--train-split", "all", "--holdout", "0.3",
                               "--features", str(tmp_path / "f"), "--out", str(tmp_path / "m"), "--workers", "1"])
     assert res.exit_code == 0, res.output
     info = json.loads((tmp_path / "m" / "model.json").read_text())
     assert info["task"] == "regression" and info["space"] == "efficientnet-lite0-imagenet"
     assert info["alpha"] in (1.0, 10.0, 100.0, 1000.0, 10000.0)
-    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "m"), "--source", "csv", "--path", str(rated_pictures / "ratings.csv"),
+    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "m"), "--source", f"csv:{rated_pictures / 'ratings.csv'}",
                               "--split", "holdout", "--out", str(tmp_path / "r"), "--json"])
     assert res.exit_code == 0, res.output
     metrics = json.loads(res.output[res.output.index("{"):])
@@ -66,11 +66,11 @@ def test_train_a_label_head_on_a_folder_of_pictures(tmp_path):
         write_image(root / "contentment" / f"c{i}.png", synth_image(0.8, -0.2, size=96, seed=i))
         write_image(root / "sadness" / f"s{i}.png", synth_image(-0.8, -0.6, size=96, seed=100 + i))
     runner = CliRunner()
-    res = runner.invoke(cli, ["train", "--source", "folder", "--path", str(root), "--encoder", "image-affect",
+    res = runner.invoke(cli, ["train", "--source", f"folder:{root}", "--encoder", "image-affect",
                               "--target", "user", "--train-split", "all", "--holdout", "0.4",
                               "--features", str(tmp_path / "f"), "--out", str(tmp_path / "m"), "--workers", "1"])
     assert res.exit_code == 0, res.output
-    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "m"), "--source", "folder", "--path", str(root),
+    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "m"), "--source", f"folder:{root}",
                               "--split", "holdout", "--out", str(tmp_path / "r"), "--json"])
     assert res.exit_code == 0, res.output
     metrics = json.loads(res.output[res.output.index("{"):])
@@ -81,7 +81,7 @@ def test_regression_without_ratings_is_a_clear_error(tmp_path):
     root = tmp_path / "labelled"
     for i in range(3):
         write_image(root / "awe" / f"a{i}.png", synth_image(0.5, 0.5, size=64, seed=i))
-    res = CliRunner().invoke(cli, ["train", "--source", "folder", "--path", str(root), "--encoder", "image-affect",
+    res = CliRunner().invoke(cli, ["train", "--source", f"folder:{root}", "--encoder", "image-affect",
                                    "--target", "va", "--train-split", "all", "--features", str(tmp_path / "f"),
                                    "--out", str(tmp_path / "m"), "--workers", "1"])
     assert res.exit_code != 0

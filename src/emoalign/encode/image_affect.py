@@ -43,12 +43,13 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
+from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input
+from emoalign.errors import DecodeError
 from emoalign.encode.image import SPACE, colour_pad, va_distribution
 from emoalign.encode.image_features import COLOUR_NAMES, PictureFeatures
 from emoalign.encode.imagenet_affect import ClassAffectTable, describe_va, load_table
-from emoalign.encode.media import load_image
-from emoalign.learn.heads import _load, _save
+from emoalign.media.decode import load_image
+from emoalign.encode.heads import _load, _save
 from emoalign.types import Affect
 
 HEAD_FILE = "image_affect.npz"
