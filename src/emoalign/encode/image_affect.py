@@ -49,7 +49,7 @@ from emoalign.encode.image import SPACE, colour_pad, va_distribution
 from emoalign.encode.image_features import COLOUR_NAMES, PictureFeatures
 from emoalign.encode.imagenet_affect import ClassAffectTable, describe_va, load_table
 from emoalign.media.decode import load_image
-from emoalign.encode.heads import _load, _save
+from emoalign.encode.heads import load_head_arrays, save_head_arrays
 from emoalign.types import Affect
 
 HEAD_FILE = "image_affect.npz"
@@ -204,12 +204,12 @@ class ImageAffectHead:
         for name, params in (("l1", self.level1_), ("v", self.valence_), ("a", self.arousal_)):
             for part, arr in zip(("mean", "scale", "coef", "intercept"), params):
                 arrays[f"{name}_{part}"] = np.asarray(arr, np.float32 if name == "l1" else np.float64)
-        return _save(path, "image-affect", self.meta, calibration=self.calibration_,
+        return save_head_arrays(path, "image-affect", self.meta, calibration=self.calibration_,
                      hyper=np.array([self.alpha, self.alpha2, self.folds]), **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "ImageAffectHead":
-        arrays, meta = _load(path, "image-affect")
+        arrays, meta = load_head_arrays(path, "image-affect")
         params = {name: tuple(arrays[f"{name}_{p}"].astype(np.float64) for p in ("mean", "scale", "coef", "intercept"))
                   for name in ("l1", "v", "a")}
         alpha, alpha2, folds = arrays["hyper"].tolist()
