@@ -124,9 +124,9 @@ def text_checks() -> dict:
     """EmoBank head on the EmoBank dev part and on the shipped Warriner words (Pearson r)."""
     import text_data
 
+    from emoalign.encode.heads import LinearRegressorHead
     from emoalign.encode.imagenet_affect import warriner_words
     from emoalign.encode.text import load_use, models_dir
-    from emoalign.encode.heads import LinearRegressorHead
 
     head = LinearRegressorHead.load(models_dir() / "text_use_va.npz")
     out = {}
@@ -251,7 +251,8 @@ def main(argv=None) -> int:
     ]
     for row in results["rows"]:
         lines.append(f"| {row['name']} | {row['theme']['V']:.3f} | {row['theme']['A']:.3f} | {row['category']['V']:.3f} | {row['category']['A']:.3f} |")
-    lines += ["", "Stacked head, alpha grid (theme CV r V / A): " + ", ".join(f"α={a}: {s['V']:.3f} / {s['A']:.3f}" for a, s in results["alpha_grid"].items()), ""]
+    grid_text = ", ".join(f"α={a}: {s['V']:.3f} / {s['A']:.3f}" for a, s in results["alpha_grid"].items())
+    lines += ["", "Stacked head, alpha grid (theme CV r V / A): " + grid_text, ""]
     lines += [
         "Calibration (theme CV, out of fold): ratings sd V {:.3f} A {:.3f}; uncalibrated predictions sd {:.3f} / {:.3f}; "
         "calibrated {:.3f} / {:.3f}. Valence sign agreement with the ratings: {:.3f} uncalibrated, {:.3f} calibrated.".format(

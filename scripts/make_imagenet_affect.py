@@ -24,10 +24,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="where to write (default: the shipped table)")
     args = ap.parse_args(argv)
 
+    from emoalign.encode.heads import LinearRegressorHead
     from emoalign.encode.image_affect import CLASS_TEXT_FILE
     from emoalign.encode.imagenet_affect import build_table, read_table, table_path
     from emoalign.encode.text import load_use, models_dir
-    from emoalign.encode.heads import LinearRegressorHead
 
     use = load_use()
     head = LinearRegressorHead.load(models_dir() / "text_use_va.npz")

@@ -11,16 +11,9 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("torch")
 pytest.importorskip("efficientnet_lite_pytorch")
 
-from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
-from emoalign.encode.image_affect import (  # noqa: E402
-    AffectImageEncoder,
-    ImageAffectHead,
-    load_class_text,
-    mikels_distribution,
-    softmax,
-)
-from emoalign.encode.imagenet_affect import load_table  # noqa: E402
+from emoalign.encode.image_affect import AffectImageEncoder, ImageAffectHead, mikels_distribution, softmax  # noqa: E402
 from emoalign.encode.registry import DEFAULTS, encoder_class  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +108,9 @@ def test_shipped_head_scores_a_picture_with_its_basis(enc):
 
 
 def test_shipped_head_is_real_oasis_metadata():
-    head = ImageAffectHead.load(AffectImageEncoder.__init__.__defaults__[0] or __import__("emoalign.encode.image_affect", fromlist=["x"]).models_dir() / "image_affect.npz")
+    from emoalign.encode.image_affect import HEAD_FILE, models_dir
+
+    head = ImageAffectHead.load(models_dir() / HEAD_FILE)
     assert "OASIS" in head.meta["trained_on"]
     assert head.meta["theme_cv"]["V"] > 0.4  # measured by bench/image_oasis.py, stored with the head
 

