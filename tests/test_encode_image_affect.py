@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -189,3 +190,19 @@ def test_broken_inputs_fail_alone_and_name_the_file(enc, tmp_path):
     assert results[0].error is None
     assert "cut.jpg" in results[1].error and "empty.png" in results[2].error and "missing.png" in results[3].error
     assert results[4].error.startswith("DecodeError")
+
+
+def test_analyze_cli_returns_the_new_model_with_its_basis(cache, tmp_path):
+    from click.testing import CliRunner
+
+    from emoalign.cli import cli
+    from emoalign.media.synth import write_image
+
+    path = write_image(tmp_path / "scene.png", synth_image(0.6, -0.2, size=128, seed=5))
+    res = CliRunner().invoke(cli, ["analyze", "--modality", "image", "--json", str(path)])
+    assert res.exit_code == 0, res.output
+    row = json.loads([line for line in res.output.splitlines() if line.startswith("{")][0])
+    assert row["encoder"] == "image-affect" and row["error"] is None
+    assert -1.0 <= row["valence"] <= 1.0 and -1.0 <= row["arousal"] <= 1.0
+    assert row["details"]["basis"] == "content" and len(row["details"]["looks_like"]) == 3
+    assert {"lightness", "chroma"} <= set(row["details"]["colour"])
