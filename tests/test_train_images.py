@@ -41,6 +41,15 @@ def test_ratings_csv_needs_no_label_column(rated_pictures):
     assert all(r.labels == {} and -1 <= r.valence <= 1 and -1 <= r.arousal <= 1 for r in records)
 
 
+def test_ratings_on_another_scale_are_mapped_with_va_range(tmp_path):
+    write_image(tmp_path / "a.png", synth_image(0.1, 0.1, size=32))
+    (tmp_path / "r.csv").write_text("path,valence,arousal\na.png,7,1\n", encoding="utf-8")
+    rec = next(iter(open_source("csv", tmp_path / "r.csv", va_range="1,9").records()))
+    assert rec.valence == pytest.approx(0.5) and rec.arousal == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="va_range"):
+        open_source("csv", tmp_path / "r.csv", va_range="low,high")
+
+
 def test_train_and_evaluate_a_valence_arousal_head_on_rated_pictures(rated_pictures, tmp_path):
     runner = CliRunner()
     res = runner.invoke(cli, ["train", "--source", f"csv:{rated_pictures / 'ratings.csv'}",

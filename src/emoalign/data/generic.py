@@ -199,7 +199,7 @@ class CSVSource(_LabelMixin, Source):
         taxonomy: str | None = None,
         require_media: bool = True,
         verify: bool = False,
-        va_range: tuple[float, float] = (-1.0, 1.0),
+        va_range: tuple[float, float] | str = (-1.0, 1.0),
         strict: bool = False,
     ) -> None:
         super().__init__(path, strict=strict)
@@ -207,7 +207,12 @@ class CSVSource(_LabelMixin, Source):
             raise FileNotFoundError(f"{self.name}: {self.root} is not a CSV file")
         _check_modality(modality)
         _check_taxonomy(taxonomy)
-        lo, hi = (float(x) for x in va_range)
+        if isinstance(va_range, str):  # "1,9" from a source string or -o va_range=1,9
+            va_range = tuple(va_range.replace(":", ",").split(","))
+        try:
+            lo, hi = (float(x) for x in va_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name}: va_range {va_range!r} must be two numbers, low and high (e.g. 1,9)") from None
         if not hi > lo:
             raise ValueError(f"{self.name}: va_range {va_range} must be (low, high) with high > low")
         self.modality = modality
