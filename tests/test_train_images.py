@@ -67,6 +67,17 @@ def test_train_and_evaluate_a_valence_arousal_head_on_rated_pictures(rated_pictu
     # brightness carries valence in these pictures: the head trained on 2/3 of them finds it in the rest
     assert metrics["valence_pearson"] > 0.5
     assert 0 <= metrics["valence_mae"] < 1
+    # the trained folder is the picture head of `emoalign analyze --backend "image-affect?head=..."`
+    picture = rated_pictures / "pics" / "p00.png"
+    res = runner.invoke(cli, ["analyze", "--modality", "image", "--backend", f"image-affect?head={tmp_path / 'm'}", "--json", str(picture)])
+    assert res.exit_code == 0, res.output
+    row = json.loads([line for line in res.output.splitlines() if line.startswith("{")][0])
+    from emoalign.encode.heads import LinearRegressorHead
+    from emoalign.encode.registry import get_encoder
+
+    vector = get_encoder("image-affect").encode([picture])[0].vector
+    expected = np.clip(LinearRegressorHead.load(tmp_path / "m" / "head.npz").predict(vector[None])[0], -1, 1)
+    assert row["valence"] == pytest.approx(expected[0], abs=1e-4) and row["arousal"] == pytest.approx(expected[1], abs=1e-4)
 
 
 def test_train_a_label_head_on_a_folder_of_pictures(tmp_path):
@@ -84,6 +95,17 @@ def test_train_a_label_head_on_a_folder_of_pictures(tmp_path):
     assert res.exit_code == 0, res.output
     metrics = json.loads(res.output[res.output.index("{"):])
     assert metrics["accuracy"] >= 0.75
+
+
+def test_a_label_model_is_refused_as_a_picture_head(tmp_path):
+    from emoalign.encode.image_affect import load_picture_head
+
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.json").write_text(json.dumps({"task": "single", "space": "efficientnet-lite0-imagenet"}))
+    with pytest.raises(ValueError, match="not a valence/arousal model"):
+        load_picture_head(tmp_path / "m")
+    with pytest.raises(FileNotFoundError, match="without model.json"):
+        load_picture_head(tmp_path)
 
 
 def test_regression_without_ratings_is_a_clear_error(tmp_path):

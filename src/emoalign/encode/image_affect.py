@@ -217,6 +217,38 @@ class ImageAffectHead:
                    arousal_=params["a"], calibration_=arrays["calibration"])
 
 
+class EmbeddingVAHead:
+    """A ``emoalign train --target va`` model folder used as the picture head: its ridge on the embedding.
+
+    Predictions are clipped to [-1, 1]; no spread calibration (the folder holds none).
+    """
+
+    def __init__(self, folder: Path):
+        import json
+
+        from emoalign.encode.heads import LinearRegressorHead
+
+        info = json.loads((folder / "model.json").read_text("utf-8"))
+        if info.get("task") != "regression" or info.get("space") != SPACE:
+            raise ValueError(f"{folder}: not a valence/arousal model on {SPACE} vectors (task {info.get('task')!r}, "
+                             f"space {info.get('space')!r}); train one with `emoalign train --encoder image-affect --target va`")
+        self.regressor = LinearRegressorHead.load(folder / "head.npz")
+        self.meta = info
+
+    def predict(self, embedding: np.ndarray, probs: np.ndarray) -> np.ndarray:
+        return np.clip(self.regressor.predict(embedding)[:, :2], -1.0, 1.0)
+
+
+def load_picture_head(path: Path):
+    """An `ImageAffectHead` file, or an ``emoalign train --target va`` model folder (`EmbeddingVAHead`)."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "model.json").is_file():
+            raise FileNotFoundError(f"{path}: a folder without model.json is not a trained model (see `emoalign train`)")
+        return EmbeddingVAHead(path)
+    return ImageAffectHead.load(path)
+
+
 def mikels_distribution(valence: float, arousal: float, content: np.ndarray, names: Sequence[str]) -> dict[str, float]:
     """`VA_WEIGHT` × Gaussian weights around the point + the rest × the content mixture (see module doc)."""
     around = va_distribution(valence, arousal, "mikels8", sigma=MIKELS_SIGMA)
@@ -228,8 +260,9 @@ def mikels_distribution(valence: float, arousal: float, content: np.ndarray, nam
 class AffectImageEncoder(Encoder):
     """Picture → EfficientNet-Lite0 embedding + valence/arousal/Mikels-8 from the OASIS-trained head.
 
-    ``head``: a saved `ImageAffectHead` (default: the shipped ``image_affect.npz``; a head fitted
-    on your own rated pictures works the same way). ``faces=False`` skips face detection (the
+    ``head``: a saved `ImageAffectHead` (default: the shipped ``image_affect.npz``), or a model
+    folder written by ``emoalign train --encoder image-affect --target va`` (valence/arousal from
+    your own rated pictures), e.g. ``--backend "image-affect?head=my-head/"``. ``faces=False`` skips face detection (the
     face is only reported in ``details``).
 
     >>> enc = AffectImageEncoder()  # doctest: +SKIP
@@ -246,7 +279,7 @@ class AffectImageEncoder(Encoder):
 
     def __init__(self, head: str | Path | None = None, *, backend: str = "auto", faces: bool = True, batch_size: int = 16):
         self.head_path = Path(head) if head else models_dir() / HEAD_FILE
-        self.head = ImageAffectHead.load(self.head_path)
+        self.head = load_picture_head(self.head_path)
         self.table: ClassAffectTable = load_table()
         self.features = PictureFeatures(backend=backend, faces=faces, batch_size=batch_size)
         from emoalign.affect import get_taxonomy
