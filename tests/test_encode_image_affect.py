@@ -175,6 +175,12 @@ def test_sixteen_bit_and_transparent_pictures_keep_their_content():
     rgb = load_image(_save(Image.fromarray(ramp), "PNG"))
     assert rgb.shape == (64, 64, 3)
     assert rgb[0, 0, 0] < 10 and rgb[-1, -1, 0] > 245 and 100 < rgb.mean() < 155  # a ramp, not all white
+    from emoalign.media.decode import MAX_IMAGE_SIDE
+
+    wide = np.tile(np.linspace(0, 65535, 3 * MAX_IMAGE_SIDE).astype(np.uint16), (8, 1))  # shrunk on decoding
+    rgb = load_image(_save(Image.fromarray(wide), "PNG"))
+    assert max(rgb.shape[:2]) <= MAX_IMAGE_SIDE and rgb[..., 0].min() < 10 and rgb[..., 0].max() > 245
+    assert 100 < rgb.mean() < 155
     rgba = np.zeros((8, 8, 4), np.uint8)  # fully transparent black
     out = load_image(_save(Image.fromarray(rgba, "RGBA"), "PNG"))
     assert np.all(out == 128)  # composited onto mid grey, not shown as black
