@@ -242,22 +242,15 @@ class CSVSource(_LabelMixin, Source):
         return self._count(self._records(split))
 
     def _records(self, split: str | None) -> Iterator[Record]:
-<<<<<<< HEAD
-        with open(self.root, newline="", encoding="utf-8-sig") as fh:
-            header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
-        rated = {"valence", "arousal"} <= header
-        if ("label" not in header and not rated) or not ({"path", "text"} & header):
-            self.problem(self.root, "malformed file: needs a 'path' or 'text' column and a 'label' column or 'valence' "
-                                    f"and 'arousal' columns (has {sorted(header)})")
-=======
         try:
             with open(self.root, newline="", encoding="utf-8-sig") as fh:
                 header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
         except UnicodeDecodeError:
             raise _not_utf8(self.root) from None
-        if "label" not in header or not ({"path", "text"} & header):
-            self.problem(self.root, f"malformed file: needs a 'label' column and a 'path' or 'text' column (has {sorted(header)})")
->>>>>>> main
+        rated = {"valence", "arousal"} <= header
+        if ("label" not in header and not rated) or not ({"path", "text"} & header):
+            self.problem(self.root, "malformed file: needs a 'path' or 'text' column and a 'label' column or 'valence' "
+                                    f"and 'arousal' columns (has {sorted(header)})")
             return
         for line, row in self._rows():
             where = f"{self.root}:{line}"

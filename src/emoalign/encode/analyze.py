@@ -17,13 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.encode.base import DecodeError, Input, describe_input
-<<<<<<< HEAD
 from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder, split_encoder_ref
-from emoalign.media.decode import load_audio, sniff_kind
-=======
-from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder
 from emoalign.media.decode import load_audio, read_head, sniff_kind
->>>>>>> main
 
 MODALITY_CHOICES = ("auto", "speech", "music", "image", "face", "text", "video")
 #: Seconds of audio read to tell speech from music (the header is still checked for the full length).
