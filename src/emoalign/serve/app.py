@@ -48,16 +48,7 @@ from emoalign.serve.hygiene import HostAllowList, release_memory
 from emoalign.serve.limits import BodyLimit
 from emoalign.serve.media import MediaNotFound
 from emoalign.serve.schemas import AnalyzeResult, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
-from emoalign.serve.uploads import (
-    UploadError,
-    check_decodes,
-    check_modality,
-    check_size,
-    clean_name,
-    kind_of,
-    plain_words,
-    tidy_message,
-)
+from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, plain_words, tidy_message
 from emoalign.serve.warmup import warm_up
 
 log = logging.getLogger("emoalign.serve")
