@@ -43,6 +43,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from emoalign import numeric
 from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
 from emoalign.encode.heads import load_head_arrays, save_head_arrays
 from emoalign.encode.image import SPACE, colour_pad, va_distribution
@@ -69,9 +70,8 @@ def models_dir() -> Path:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.asarray(logits, np.float64)
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
+    """(n, 1000) logits → class probabilities in float64 (the precision the head was fitted in)."""
+    return numeric.softmax(logits, axis=1, dtype=np.float64)
 
 
 def load_class_text(path: str | Path | None = None) -> np.ndarray:
