@@ -21,8 +21,9 @@ def _rows(monkeypatch, **env) -> dict[str, dict]:
 def test_offline_defaults_ship_their_weights_and_hub_backends_say_where_theirs_are(tmp_path, monkeypatch):
     monkeypatch.delenv("EMOALIGN_CLIP_MODEL", raising=False)
     rows = _rows(monkeypatch, HF_HUB_CACHE=tmp_path / "empty-cache")
-    for name in ("speech-egemaps", "text-use", "face-fer", "image-scene", "video-fusion"):
+    for name in ("speech-egemaps", "text-use", "face-fer", "image-affect", "video-fusion"):
         assert rows[name]["usable"] and rows[name]["default"] and rows[name]["weights"] == "in the package", rows[name]
+    assert rows["image-scene"]["usable"] and not rows["image-scene"]["default"]
     # music: musicnn's checkpoint in the musicnn package + the 4Q head in ours; the cue model stays, not default
     assert rows["music-musicnn"]["usable"] and rows["music-musicnn"]["default"]
     assert rows["music-musicnn"]["weights"].startswith("in the packages:") and "MSD_musicnn" in rows["music-musicnn"]["weights"]

@@ -17,10 +17,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.encode.base import DecodeError, Input, describe_input
-from emoalign.media.decode import load_audio, sniff_kind
-from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder
+from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder, split_encoder_ref
+from emoalign.media.decode import load_audio, read_head, sniff_kind
 
 MODALITY_CHOICES = ("auto", "speech", "music", "image", "face", "text", "video")
+#: Seconds of audio read to tell speech from music (the header is still checked for the full length).
+DETECT_SECONDS = 30.0
 
 
 def speech_likelihood(y: np.ndarray, sr: int = 16000) -> float:
@@ -44,19 +46,13 @@ def speech_likelihood(y: np.ndarray, sr: int = 16000) -> float:
 
 def detect_modality(item: Input) -> str:
     """'image', 'speech', 'music' or 'video' from a file's content (not its name)."""
-    if isinstance(item, bytes):
-        head = item[:64]
-    else:
-        path = Path(item)
-        if not path.is_file():
-            raise DecodeError(f"{path}: no such file")
-        with open(path, "rb") as fh:
-            head = fh.read(64)
+    head = read_head(item)  # names a missing file, a folder or an empty file as such
     kind = sniff_kind(head)
     if kind is None:
         raise DecodeError(f"{describe_input(item)}: unsupported or unrecognised file type")
     if kind == "audio":
-        y = load_audio(item, 16000, allow_silent=True)
+        # Only the first seconds decide (the encoder decodes the file itself): never a second full decode.
+        y = load_audio(item, 16000, allow_silent=True, keep_seconds=DETECT_SECONDS)
         return "speech" if speech_likelihood(y) >= 0.5 else "music"
     return kind
 
@@ -71,14 +67,15 @@ def analyze(
 ) -> list[dict[str, Any]]:
     """Analyse files (paths or bytes) and texts; one result dict per input, in input order.
 
-    ``backend`` forces an encoder by registry name (its modality wins); otherwise the offline
+    ``backend`` forces an encoder by registry name, optionally with options
+    (``"image-affect?head=my-head/"``; its modality wins); otherwise the offline
     default of each input's modality is used. A failing input gets ``error`` set; others go on.
     """
     if modality not in MODALITY_CHOICES:
         raise ValueError(f"modality must be one of {MODALITY_CHOICES}, got {modality!r}")
     items: list[tuple[str, Input, str | None, str | None]] = []  # (name, input, modality, error)
     names = list(names) if names is not None else [describe_input(p) for p in paths]
-    forced = encoder_class(backend).modality if backend else None
+    forced = encoder_class(split_encoder_ref(backend)[0]).modality if backend else None  # a ref may carry ?options
     for name, p in zip(names, paths):
         try:
             m = forced or (detect_modality(p) if modality == "auto" else modality)
