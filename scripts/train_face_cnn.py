@@ -32,6 +32,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -171,10 +172,22 @@ def main(argv: list[str] | None = None) -> int:
         state = torch.load(ckpt, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
         start = state["epoch"] + 1
-        say(f"resumed after epoch {state['epoch']}")
+        done = state["sched"]["last_epoch"]
+        if state["sched"]["total_steps"] == sched.total_steps:
+            sched.load_state_dict(state["sched"])
+        else:
+            # --epochs changed between runs (the time budget did): continue the one-cycle schedule
+            # of the *new* length from the step reached; the learning rate jumps to that point.
+            sched.last_epoch = done
+            sched._step_count = done + 1  # noqa: SLF001 (keeps the "step before lr_scheduler" check quiet)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for group, lr in zip(opt.param_groups, sched.get_lr()):
+                    group["lr"] = lr
+            say(f"schedule length changed: {state['sched']['total_steps']} -> {sched.total_steps} steps, continuing at step {done}")
+        say(f"resumed after epoch {state['epoch'] + 1}, lr {opt.param_groups[0]['lr']:.4f}")
 
     if args.export:
         model.eval()
