@@ -16,7 +16,7 @@ skimage_data = pytest.importorskip("skimage.data")
 from click.testing import CliRunner  # noqa: E402
 
 from emoalign.cli import cli  # noqa: E402
-from emoalign.data.fixtures.media import image_bytes, synth_image  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 from emoalign.encode.analyze import analyze, image_modality  # noqa: E402
 from emoalign.encode.face import (  # noqa: E402
     CNN_MODEL,

@@ -19,7 +19,7 @@ import numpy as np
 
 from emoalign.encode.base import DecodeError, EncodeResult, Input, describe_input
 from emoalign.encode.face import FaceDetector, FaceEncoder, check_face_mode, looks_like_face_crop, to_gray
-from emoalign.encode.media import image_size, load_audio, load_image, sniff_kind
+from emoalign.media.decode import image_size, load_audio, load_image, sniff_kind
 from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder
 
 MODALITY_CHOICES = ("auto", "speech", "music", "image", "face", "text", "video")

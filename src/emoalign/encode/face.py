@@ -49,7 +49,7 @@ import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
 from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.encode.media import load_image
+from emoalign.media.decode import load_image
 from emoalign.types import Affect
 
 #: Class order of fer's emotion model (fer/fer.py, ``FER._get_labels``).
@@ -383,8 +383,10 @@ class CNNFaceEncoder(FaceEncoder):
     name = "face-cnn"
     version = "1"
 
-    def __init__(self, *, face_mode: str = "auto", flip_tta: bool = True, **detector_options: Any):
-        super().__init__(CNNClassifier(flip_tta=flip_tta), face_mode=face_mode, **detector_options)
+    def __init__(self, *, face_mode: str = "auto", flip_tta: bool = True, min_face_size: int = 50, max_side: int = 640,
+                 scale_factor: float = 1.1, min_neighbors: int = 5):
+        super().__init__(CNNClassifier(flip_tta=flip_tta), face_mode=face_mode, min_face_size=min_face_size, max_side=max_side,
+                         scale_factor=scale_factor, min_neighbors=min_neighbors)
 
 
 class FERFaceEncoder(FaceEncoder):
@@ -399,5 +401,7 @@ class FERFaceEncoder(FaceEncoder):
     # 2: whole-image results for face crops (face_mode); detected faces score as before
     version = "2"
 
-    def __init__(self, *, face_mode: str = "auto", **detector_options: Any):
-        super().__init__(FERClassifier(), face_mode=face_mode, **detector_options)
+    def __init__(self, *, face_mode: str = "auto", min_face_size: int = 50, max_side: int = 640, scale_factor: float = 1.1,
+                 min_neighbors: int = 5):
+        super().__init__(FERClassifier(), face_mode=face_mode, min_face_size=min_face_size, max_side=max_side,
+                         scale_factor=scale_factor, min_neighbors=min_neighbors)
