@@ -205,3 +205,14 @@ def test_service_face_mode(crop48, landscape_png):
         r = post(image_bytes(crop48), face_mode="detect")
         assert r.status_code == 422 and "no face found" in r.json()["detail"]
         assert post(image_bytes(crop48), face_mode="sideways").status_code == 422
+
+
+def test_python_api_takes_face_mode(crop48, landscape_png):
+    import emoalign
+
+    res = emoalign.analyze(emoalign.Image(crop48, name="crop"))
+    assert (res.modality, res.encoder, res.details["basis"]) == ("face", "face-cnn", "whole image")
+    res = emoalign.analyze(landscape_png, face_mode="crop")
+    assert res.ok and res.modality == "face" and res.details["basis"] == "whole image"
+    res = emoalign.analyze(emoalign.Image(crop48), face_mode="detect")
+    assert not res.ok and "no face found" in res.error
