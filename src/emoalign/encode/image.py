@@ -9,7 +9,7 @@ What each part is, and is not:
   `cache_dir` (``$EMOALIGN_CACHE``, else ``$XDG_CACHE_HOME/emoalign`` or ``~/.cache/emoalign``);
   ``backend="torch"`` runs the eager torch model instead.
 - **Affect**, over ``mikels8``. With a face large enough (≥ ``min_face_fraction`` of the image
-  area), it is the largest face's FER expression (`CNNFaceEncoder`, the default face backend) carried to mikels8 through
+  area), it is the largest face's FER expression (`FERFaceEncoder`) carried to mikels8 through
   `emoalign.affect.map_distribution`; ``details["basis"] == "faces"``. Otherwise it is a **scene
   estimate** from colour alone (``details["basis"] == "scene"``): Valdez & Mehrabian (1994),
   *Effects of color on emotions*, J. Exp. Psychol.: General 123(4), 394–409, regression equations
@@ -300,7 +300,7 @@ class SceneImageEncoder(Encoder):
     """
 
     name = "image-scene"
-    # 2: faces classified by face-cnn (the project's FER2013 CNN) instead of fer's mini-XCEPTION
+    # 2: faces classified with flip test-time augmentation (face-fer version 2)
     version = "2"
     modality = "image"
     taxonomy = "mikels8"
@@ -311,9 +311,9 @@ class SceneImageEncoder(Encoder):
         self.min_face_fraction = min_face_fraction
         self._faces = None
         if faces:
-            from emoalign.encode.face import CNNFaceEncoder
+            from emoalign.encode.face import FERFaceEncoder
 
-            self._faces = CNNFaceEncoder()
+            self._faces = FERFaceEncoder()
 
     def _affect(self, rgb: np.ndarray) -> tuple[Affect, dict[str, Any]]:
         scene, scene_info = scene_affect(rgb, self.taxonomy)

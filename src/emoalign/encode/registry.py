@@ -20,7 +20,6 @@ ENCODERS: dict[str, str] = {
     "speech-egemaps": "emoalign.encode.speech:EgemapsSpeechEncoder",
     "speech-wav2vec2-hub": "emoalign.encode.speech_hub:HubSpeechEncoder",
     "text-use": "emoalign.encode.text:USETextEncoder",
-    "face-cnn": "emoalign.encode.face:CNNFaceEncoder",
     "face-fer": "emoalign.encode.face:FERFaceEncoder",
     "image-scene": "emoalign.encode.image:SceneImageEncoder",
     "music-acoustic": "emoalign.encode.music:AcousticMusicEncoder",
@@ -44,7 +43,7 @@ ENCODERS: dict[str, str] = {
 DEFAULTS: dict[str, str] = {
     "speech": "speech-egemaps",
     "text": "text-use",
-    "face": "face-cnn",  # beats face-fer on the FER2013 validation split: models/face_cnn.md
+    "face": "face-fer",
     "image": "image-scene",
     "music": "music-acoustic",
     "video": "video-fusion",

