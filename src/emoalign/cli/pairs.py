@@ -10,26 +10,10 @@ from pathlib import Path
 
 import click
 
-from emoalign.cli.common import (
-    open_source_arg,
-    parse_source_arg,
-    print_json,
-    print_table,
-    progress_option,
-    resolve_progress,
-)
+from emoalign.cli.common import open_source_arg, parse_source_arg, print_json, print_table, progress_option, resolve_progress
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
-from emoalign.pair.matching import (
-    MAX_SOURCE_ROWS,
-    NEGATIVES_PER_POSITIVE,
-    TRAIN_FRACTION,
-)
-from emoalign.pair.score import (
-    DEFAULT_TOP_K,
-    PAPER_ALPHA,
-    PAPER_KEEP,
-    PAPER_TEMPERATURE,
-)
+from emoalign.pair.matching import MAX_SOURCE_ROWS, NEGATIVES_PER_POSITIVE, TRAIN_FRACTION
+from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE
 
 
 def open_spec(value: str, param_hint: str):
@@ -53,7 +37,8 @@ def pairs() -> None:
 @click.option("--semantic", default="auto", show_default=True,
               type=click.Choice(["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed (ANN training).")
-@click.option("--temperature", default=PAPER_TEMPERATURE, show_default=True, type=click.FloatRange(min=1e-6), help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
+@click.option("--temperature", default=PAPER_TEMPERATURE, show_default=True, type=click.FloatRange(min=1e-6),
+              help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
 @click.option("--s-norm", default="relative", show_default=True, type=click.Choice(["relative", "topk", "softmax"]), help="How S is scaled next to E.")
 @click.option("--method", default="exact", show_default=True, type=click.Choice(["exact", "ivf", "hnsw"]), help="Candidate search.")
 @click.option("--affect", default="auto", show_default=True, type=click.Choice(["auto", "encoder"]),
@@ -65,9 +50,10 @@ def pairs() -> None:
 @click.option("--memory-mb", default=DEFAULT_MEMORY_BUDGET // 2**20, show_default=True, type=click.IntRange(16), help="Working memory of exact pairing.")
 @click.option("--full-softmax/--no-full-softmax", default=True, show_default=True, help="Also store the paper's S over all images.")
 @progress_option
+@click.option("--overwrite", is_flag=True, help="Replace a finished run in OUT (the feature store in it is kept).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic, seed, temperature, s_norm, method, affect,
-                    nrc_vad, features, workers, engine, memory_mb, full_softmax, progress, as_json) -> None:
+                    nrc_vad, features, workers, engine, memory_mb, full_softmax, progress, overwrite, as_json) -> None:
     """Pair every clip of --music with its --keep best images of --images by T = αS + (1−α)E."""
     from emoalign.data.base import split_music_images
     from emoalign.pair.build import PairsConfig, build_pairs
@@ -83,7 +69,8 @@ def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic,
     _, images = split_music_images(isrc.records(ispec.split))
     sources = {"music": music_src, "images": image_src, "music_report": msrc.report.to_dict(), "images_report": isrc.report.to_dict()}
     try:
-        summary = build_pairs(music, images, out_dir, config, sources=sources, progress=resolve_progress(progress))
+        summary = build_pairs(music, images, out_dir, config, sources=sources, progress=resolve_progress(progress),
+                              overwrite=overwrite)
     except (ValueError, ImportError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     except RuntimeError as exc:  # the store's EncoderLoadError: an encoder's model or dependency is missing
@@ -121,8 +108,10 @@ def matching() -> None:
 @click.option("--hf/--no-hf", default=True, show_default=True, help="Write the datasets DatasetDict (OUT/hf).")
 @click.option("--jsonl/--no-jsonl", default=True, show_default=True, help="Write chat JSONL (OUT/jsonl).")
 @progress_option
+@click.option("--overwrite", is_flag=True, help="Replace a finished run in OUT (never files emoalign did not write).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def build_matching_cmd(source, out_dir, max_rows, negatives_per_positive, train_fraction, seed, templates, hf, jsonl, progress, as_json) -> None:
+def build_matching_cmd(source, out_dir, max_rows, negatives_per_positive, train_fraction, seed, templates, hf, jsonl, progress,
+                       overwrite, as_json) -> None:
     """Positives (clip, own image), negatives (image of another tag), questions, split by clip."""
     from emoalign.pair.matching import MatchingConfig
     from emoalign.pair.matching_build import build_matching_dir
@@ -137,7 +126,8 @@ def build_matching_cmd(source, out_dir, max_rows, negatives_per_positive, train_
                             train_fraction=train_fraction, seed=seed, **kwargs)
     _, src = open_spec(source, "--source")
     try:
-        summary = build_matching_dir(src, out_dir, config, hf=hf, jsonl=jsonl, progress=resolve_progress(progress))
+        summary = build_matching_dir(src, out_dir, config, hf=hf, jsonl=jsonl, progress=resolve_progress(progress),
+                                     overwrite=overwrite)
     except (ValueError, NotImplementedError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

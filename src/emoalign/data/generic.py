@@ -7,15 +7,22 @@
   files whose content is of another kind are then reported, not silently mislabelled.
 * `CSVSource` — a CSV with a ``path`` (relative to the CSV's folder, which it may not leave) or a
   ``text`` column, a ``label`` column and optional ``valence``, ``arousal``, ``split``, ``group``,
-  ``taxonomy`` and ``modality`` columns.
+  ``taxonomy`` and ``modality`` columns. A ratings file (``path,valence,arousal``) needs no
+  ``label`` column: `emoalign train --target va` fits a valence/arousal regressor on it.
 
 Labels are stored under the taxonomy given (``taxonomy=`` option or column) after checking that
 the taxonomy knows them (so ``HAPPY`` becomes ``happy`` and a typo is reported); with no taxonomy
 they are kept as written under the key ``"user"``.
 
 >>> from emoalign.data import open_source
->>> src = open_source("folder", "my_clips/", modality="music", taxonomy="emid13")  # doctest: +SKIP
->>> src = open_source("csv", "labels.csv")  # doctest: +SKIP
+>>> from emoalign.media.synth import synth_clip, write_clip
+>>> for name, v in (("HAPPY/a.wav", 0.8), ("sad/b.wav", -0.8), ("sadd/c.wav", -0.8)):
+...     _ = write_clip(f"my_clips/{name}", synth_clip(v, 0.3, seconds=0.5))
+>>> src = open_source("folder", "my_clips/", modality="speech", taxonomy="ravdess8")
+>>> [(r.id, r.labels) for r in src.records()]
+[('HAPPY/a.wav', {'ravdess8': 'happy'}), ('sad/b.wav', {'ravdess8': 'sad'})]
+>>> src.report.problems[0].message  # doctest: +ELLIPSIS
+"unknown label: 'sadd' is not a label of taxonomy 'ravdess8'; labels: neutral, calm, happy, ..."
 """
 
 from __future__ import annotations
@@ -26,17 +33,17 @@ from typing import Any, Iterator
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.errors import BadInputError
 from emoalign.data.base import Source
+from emoalign.errors import BadInputError
 from emoalign.media.decode import sniff_kind
-from emoalign.types import MODALITIES, Record
+from emoalign.types import AUDIO_MODALITIES, IMAGE_MODALITIES, MODALITIES, Record
 
 #: Key of free-form labels when no taxonomy is named.
 USER_TAXONOMY = "user"
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 TEXT_SUFFIXES = {".txt", ".text"}
 #: The file kinds `sniff_kind` returns, and the record modalities each can serve.
-KIND_MODALITIES = {"audio": {"audio", "music", "speech"}, "image": {"image", "face"}, "video": {"video"}, "text": {"text"}}
+KIND_MODALITIES = {"audio": set(AUDIO_MODALITIES), "image": set(IMAGE_MODALITIES), "video": {"video"}, "text": {"text"}}
 DEFAULT_MODALITY = {"audio": "audio", "image": "image", "video": "video", "text": "text"}
 MAX_TEXT_BYTES = 1_000_000
 
@@ -192,7 +199,7 @@ class CSVSource(_LabelMixin, Source):
         taxonomy: str | None = None,
         require_media: bool = True,
         verify: bool = False,
-        va_range: tuple[float, float] = (-1.0, 1.0),
+        va_range: tuple[float, float] | str = (-1.0, 1.0),
         strict: bool = False,
     ) -> None:
         super().__init__(path, strict=strict)
@@ -200,7 +207,12 @@ class CSVSource(_LabelMixin, Source):
             raise FileNotFoundError(f"{self.name}: {self.root} is not a CSV file")
         _check_modality(modality)
         _check_taxonomy(taxonomy)
-        lo, hi = (float(x) for x in va_range)
+        if isinstance(va_range, str):  # "1,9" from a source string or -o va_range=1,9
+            va_range = tuple(va_range.replace(":", ",").split(","))
+        try:
+            lo, hi = (float(x) for x in va_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name}: va_range {va_range!r} must be two numbers, low and high (e.g. 1,9)") from None
         if not hi > lo:
             raise ValueError(f"{self.name}: va_range {va_range} must be (low, high) with high > low")
         self.modality = modality
@@ -218,19 +230,27 @@ class CSVSource(_LabelMixin, Source):
         return names.pop() if len(names) == 1 else None
 
     def _rows(self) -> Iterator[tuple[int, dict[str, str]]]:
-        with open(self.root, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                yield reader.line_num, {k.strip().lower(): (v or "") for k, v in row.items() if k is not None}
+        try:
+            with open(self.root, newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                for row in reader:
+                    yield reader.line_num, {k.strip().lower(): (v or "") for k, v in row.items() if k is not None}
+        except UnicodeDecodeError:
+            raise _not_utf8(self.root) from None
 
     def records(self, split: str | None = None) -> Iterator[Record]:
         return self._count(self._records(split))
 
     def _records(self, split: str | None) -> Iterator[Record]:
-        with open(self.root, newline="", encoding="utf-8-sig") as fh:
-            header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
-        if "label" not in header or not ({"path", "text"} & header):
-            self.problem(self.root, f"malformed file: needs a 'label' column and a 'path' or 'text' column (has {sorted(header)})")
+        try:
+            with open(self.root, newline="", encoding="utf-8-sig") as fh:
+                header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
+        except UnicodeDecodeError:
+            raise _not_utf8(self.root) from None
+        rated = {"valence", "arousal"} <= header
+        if ("label" not in header and not rated) or not ({"path", "text"} & header):
+            self.problem(self.root, "malformed file: needs a 'path' or 'text' column and a 'label' column or 'valence' "
+                                    f"and 'arousal' columns (has {sorted(header)})")
             return
         for line, row in self._rows():
             where = f"{self.root}:{line}"
@@ -260,10 +280,12 @@ class CSVSource(_LabelMixin, Source):
     def _record(self, where: str, line: int, row: dict[str, str]) -> Record | None:
         taxonomy = self.fixed_taxonomy or row.get("taxonomy", "").strip() or USER_TAXONOMY
         raw_label = row.get("label", "")
-        try:
-            label = self._canonical(raw_label, taxonomy)
-        except UnknownLabelError as exc:
-            raise ValueError(f"unknown label: {exc}") from None
+        label = None
+        if raw_label.strip() or not (row.get("valence", "").strip() or row.get("arousal", "").strip()):
+            try:  # a ratings-only row (valence/arousal, no label) carries no label
+                label = self._canonical(raw_label, taxonomy)
+            except UnknownLabelError as exc:
+                raise ValueError(f"unknown label: {exc}") from None
         split = row.get("split", "").strip() or None
         if split is not None:
             split = SPLIT_NAMES.get(split.lower(), split)
@@ -303,10 +325,22 @@ class CSVSource(_LabelMixin, Source):
         rid = row.get("id", "").strip() or (Path(rel).as_posix() if rel else f"row{line}")
         return Record(
             id=rid, modality=modality, source=self.name, path=None if modality == "text" and not rel else path, text=text,
-            labels={taxonomy: label}, valence=self._va(row.get("valence", ""), "valence"),
+            labels={taxonomy: label} if label is not None else {}, valence=self._va(row.get("valence", ""), "valence"),
             arousal=self._va(row.get("arousal", ""), "arousal"), split=split,
             group=row.get("group", "").strip() or None, meta=meta,
         )
+
+
+def _not_utf8(path: Path) -> BadInputError:
+    """The error for a CSV that is not UTF-8, naming the first offending line (no adapter can skip it)."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8-sig")
+        where = ""
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        where = f":{line}"
+    return BadInputError(f"{path}{where}: not UTF-8 text (another encoding, e.g. Latin-1?); save the file as UTF-8 and retry")
 
 
 __all__ = ["CSVSource", "FolderSource", "USER_TAXONOMY"]

@@ -19,10 +19,12 @@ import numpy as np
 
 from emoalign.encode.base import DecodeError, EncodeResult, Input, describe_input
 from emoalign.encode.face import FaceDetector, FaceEncoder, check_face_mode, looks_like_face_crop, to_gray
-from emoalign.media.decode import image_size, load_audio, load_image, sniff_kind
-from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder
+from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder, split_encoder_ref
+from emoalign.media.decode import image_size, load_audio, load_image, read_head, sniff_kind
 
 MODALITY_CHOICES = ("auto", "speech", "music", "image", "face", "text", "video")
+#: Seconds of audio read to tell speech from music (the header is still checked for the full length).
+DETECT_SECONDS = 30.0
 
 
 def speech_likelihood(y: np.ndarray, sr: int = 16000) -> float:
@@ -50,19 +52,13 @@ def detect_modality(item: Input, face_mode: str = "auto") -> str:
     An image goes to 'face' when ``face_mode`` is 'crop' or 'detect' (the caller says these are
     faces), or, with 'auto', when it looks like a face crop (`image_modality`).
     """
-    if isinstance(item, bytes):
-        head = item[:64]
-    else:
-        path = Path(item)
-        if not path.is_file():
-            raise DecodeError(f"{path}: no such file")
-        with open(path, "rb") as fh:
-            head = fh.read(64)
+    head = read_head(item)  # names a missing file, a folder or an empty file as such
     kind = sniff_kind(head)
     if kind is None:
         raise DecodeError(f"{describe_input(item)}: unsupported or unrecognised file type")
     if kind == "audio":
-        y = load_audio(item, 16000, allow_silent=True)
+        # Only the first seconds decide (the encoder decodes the file itself): never a second full decode.
+        y = load_audio(item, 16000, allow_silent=True, keep_seconds=DETECT_SECONDS)
         return "speech" if speech_likelihood(y) >= 0.5 else "music"
     if kind == "image":
         return image_modality(item, face_mode)
@@ -109,7 +105,8 @@ def analyze(
 ) -> list[dict[str, Any]]:
     """Analyse files (paths or bytes) and texts; one result dict per input, in input order.
 
-    ``backend`` forces an encoder by registry name (its modality wins); otherwise the offline
+    ``backend`` forces an encoder by registry name, optionally with options
+    (``"image-affect?head=my-head/"``; its modality wins); otherwise the offline
     default of each input's modality is used. A failing input gets ``error`` set; others go on.
     ``face_mode`` ('auto', 'crop', 'detect'; `emoalign.encode.face`) says how face images are
     read: 'crop' classifies each whole image as a face crop, 'detect' only detected faces, 'auto'
@@ -121,7 +118,7 @@ def analyze(
     check_face_mode(face_mode)
     items: list[tuple[str, Input, str | None, str | None]] = []  # (name, input, modality, error)
     names = list(names) if names is not None else [describe_input(p) for p in paths]
-    forced = encoder_class(backend).modality if backend else None
+    forced = encoder_class(split_encoder_ref(backend)[0]).modality if backend else None  # a ref may carry ?options
     for name, p in zip(names, paths):
         try:
             m = forced or (detect_modality(p, face_mode) if modality == "auto" else modality)

@@ -10,17 +10,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import import_module
 from typing import Any, Mapping
 
 from emoalign.encode.base import Encoder
+from emoalign.lazy import LazyRegistry
 
 #: name → "module:Class"
-ENCODERS: dict[str, str] = {
+ENCODERS = LazyRegistry("encoder", {
     "speech-egemaps": "emoalign.encode.speech:EgemapsSpeechEncoder",
     "speech-wav2vec2-hub": "emoalign.encode.speech_hub:HubSpeechEncoder",
     "text-use": "emoalign.encode.text:USETextEncoder",
     "face-fer": "emoalign.encode.face:FERFaceEncoder",
+    "image-affect": "emoalign.encode.image_affect:AffectImageEncoder",
     "image-scene": "emoalign.encode.image:SceneImageEncoder",
     "music-acoustic": "emoalign.encode.music:AcousticMusicEncoder",
     "video-fusion": "emoalign.encode.video:VideoEncoder",
@@ -37,24 +38,21 @@ ENCODERS: dict[str, str] = {
     "image-clip-prompts-hub": "emoalign.encode.joint_hub:CLIPPromptImageEncoder",
     "music-imagebind-hub": "emoalign.encode.joint_imagebind:ImageBindMusicEncoder",
     "image-imagebind-hub": "emoalign.encode.joint_imagebind:ImageBindImageEncoder",
-}
+})
 
 #: modality → name of the offline default encoder
 DEFAULTS: dict[str, str] = {
     "speech": "speech-egemaps",
     "text": "text-use",
     "face": "face-fer",
-    "image": "image-scene",
+    "image": "image-affect",
     "music": "music-acoustic",
     "video": "video-fusion",
 }
 
 
 def encoder_class(name: str) -> type[Encoder]:
-    if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; available: {', '.join(sorted(ENCODERS))}")
-    module, cls = ENCODERS[name].split(":")
-    return getattr(import_module(module), cls)
+    return ENCODERS.load(name)
 
 
 @dataclass(frozen=True)
@@ -137,11 +135,4 @@ def default_encoder(modality: str) -> Encoder:
 
 def available_encoders() -> dict[str, str | None]:
     """name → None if it imports here, else the reason it does not."""
-    out: dict[str, str | None] = {}
-    for name in ENCODERS:
-        try:
-            encoder_class(name)
-            out[name] = None
-        except Exception as exc:  # missing optional dependency, usually
-            out[name] = f"{type(exc).__name__}: {exc}"
-    return out
+    return ENCODERS.availability()
