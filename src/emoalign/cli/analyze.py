@@ -14,9 +14,18 @@ from emoalign.cli.common import print_json, print_table
 @click.option("--modality", default="auto", show_default=True,
               type=click.Choice(["auto", "speech", "music", "image", "face", "text", "video"]))
 @click.option("--backend", default=None, help="Encoder name (see `emoalign backends`); default: the offline one per modality.")
+@click.option("--face-crop", is_flag=True,
+              help="Images are face crops: classify each whole image (no detection); images go to the face encoder.")
+@click.option("--detect", is_flag=True,
+              help="Faces only where the detector finds one (no whole-image fallback); images go to the face encoder.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
-def analyze(paths, texts, text_file, modality, backend, as_json) -> None:
-    """Analyse the emotion of files (speech, music, image, face, video) and texts."""
+def analyze(paths, texts, text_file, modality, backend, face_crop, detect, as_json) -> None:
+    """Analyse the emotion of files (speech, music, image, face, video) and texts.
+
+    Faces: a small image (longest side ≤ 256 px, aspect 0.75–1.33) that is greyscale or shows a
+    detectable face is read as a face crop: the face encoder uses a detected face if it finds one
+    and the whole image otherwise; `details.basis` says which ("detected face" / "whole image").
+    """
     from emoalign.encode.analyze import analyze as run
 
     texts = list(texts)
@@ -24,8 +33,11 @@ def analyze(paths, texts, text_file, modality, backend, as_json) -> None:
         texts += read_text_lines(text_file)
     if not paths and not texts:
         raise click.UsageError("give at least one PATH, --text or --text-file")
+    if face_crop and detect:
+        raise click.UsageError("--face-crop and --detect exclude each other")
+    face_mode = "crop" if face_crop else "detect" if detect else "auto"
     try:
-        rows = run(list(paths), texts, modality=modality, backend=backend)
+        rows = run(list(paths), texts, modality=modality, backend=backend, face_mode=face_mode)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if as_json:

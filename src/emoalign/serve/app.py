@@ -89,6 +89,14 @@ class Modality(str, Enum):
     video = "video"
 
 
+class FaceMode(str, Enum):
+    """How a face image is read (`emoalign.encode.face`): whole image as a crop, detected faces only, or auto."""
+
+    auto = "auto"
+    crop = "crop"
+    detect = "detect"
+
+
 #: Error answers of the upload endpoints (400: a malformed multipart body or Content-Length).
 _ERRORS = {code: {"model": Problem} for code in (400, 413, 415, 422, 503)}
 
@@ -174,14 +182,18 @@ def create_app(
     def analyze_endpoint(
         file: Annotated[UploadFile, File(description="An image, audio or video file; its type is read from the content, not the name.")],
         modality: Annotated[Modality, Form(description="Force a modality; `auto` detects it from the content.")] = Modality.auto,
+        face_mode: Annotated[FaceMode, Form(description=(
+            "Faces: `crop` classifies the whole image as a face crop, `detect` only detected faces; `auto` detects and, "
+            "for an image of at most 256 px with aspect 0.75–1.33, falls back to the whole image. `crop`/`detect` "
+            "send images to the face encoder; `details.basis` says what the result is based on."))] = FaceMode.auto,
     ) -> dict[str, Any]:
         try:
-            return _analyze_upload(file, modality)
+            return _analyze_upload(file, modality, face_mode)
         finally:
             release_memory()  # decoded media are large: give their pages back to the system
 
-    def _analyze_upload(file: UploadFile, modality: Modality) -> dict[str, Any]:
-        from emoalign.encode.analyze import analyze, detect_modality
+    def _analyze_upload(file: UploadFile, modality: Modality, face_mode: FaceMode) -> dict[str, Any]:
+        from emoalign.encode.analyze import analyze, detect_modality, image_modality
 
         data = _read_upload(file, cfg.max_upload_bytes)
         name = clean_name(file.filename)
@@ -195,10 +207,12 @@ def create_app(
                 m = detect_modality(data)
             except DecodeError as exc:
                 raise UploadError(422, _named(str(exc), data, name)) from None
+        elif kind == "image":
+            m = image_modality(data, face_mode.value)
         else:
             m = kind
         _require_encoder(DEFAULTS[m])
-        row = analyze([data], modality=m, names=[name])[0]
+        row = analyze([data], modality=m, names=[name], face_mode=face_mode.value)[0]
         if row["error"]:
             raise UploadError(422, _named(row["error"], data, name))
         return row

@@ -41,12 +41,12 @@ def serialise(name: str) -> Encoder:
         inner = encoder.encode
 
         @functools.wraps(inner)
-        def encode(inputs):
+        def encode(inputs, **options):  # options: per-call settings some encoders take (face_mode)
             t0 = time.perf_counter()
             with lock:
                 t1 = time.perf_counter()
                 try:
-                    return inner(inputs)
+                    return inner(inputs, **options)
                 finally:
                     stats["calls"] += 1
                     stats["wait_s"] += t1 - t0
