@@ -14,20 +14,51 @@ from emoalign.cli.common import print_json, print_table
 @click.option("--modality", default="auto", show_default=True,
               type=click.Choice(["auto", "speech", "music", "image", "face", "text", "video"]))
 @click.option("--backend", default=None, help="Encoder name (see `emoalign backends`); default: the offline one per modality.")
+@click.option("--speaker-norm", type=click.Choice(["none", "folder", "csv"]), default=None,
+              help="Speech: adapt to each speaker with the statistics of that speaker's clips in this call. "
+                   "folder = files in one folder are one speaker; csv = speakers from --speakers. [default: none]")
+@click.option("--speakers", "speakers_csv", type=click.Path(dir_okay=False),
+              help="CSV with columns path,speaker naming each file's speaker (implies --speaker-norm csv; "
+                   "with --speaker-norm folder, listed files take the CSV's speaker).")
+@click.option("--dialogue", "dialogue_csv", type=click.Path(dir_okay=False),
+              help="Text in its dialogue: a CSV with columns dialogue, speaker, text (optional id), rows in the "
+                   "order spoken; one result per row, in the same order.")
+@click.option("--context", type=click.Choice(["preceding", "dialogue", "none"]), default="preceding", show_default=True,
+              help="With --dialogue: read each turn with the speaker's earlier turns (preceding, never looks "
+                   "ahead), all of the speaker's other turns (dialogue), or alone (none).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input per line.")
-def analyze(paths, texts, text_file, modality, backend, as_json) -> None:
-    """Analyse the emotion of files (speech, music, image, face, video) and texts."""
+def analyze(paths, texts, text_file, modality, backend, speaker_norm, speakers_csv, dialogue_csv, context, as_json) -> None:
+    """Analyse the emotion of files (speech, music, image, face, video) and texts.
+
+    \b
+    Examples:
+      emoalign analyze photo.jpg song.mp3 --text "What a day!"
+      emoalign analyze --modality speech --speaker-norm folder alice/*.wav bob/*.wav
+      emoalign analyze --modality speech --speakers speakers.csv clips/*.wav
+      emoalign analyze --dialogue talk.csv --context preceding --json
+    """
+    from emoalign.data.base import BadInputError
     from emoalign.encode.analyze import analyze as run
 
     texts = list(texts)
     if text_file is not None:
         texts += [line.strip() for line in text_file if line.strip()]
-    if not paths and not texts:
-        raise click.UsageError("give at least one PATH, --text or --text-file")
-    try:
-        rows = run(list(paths), texts, modality=modality, backend=backend)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    if dialogue_csv is not None:
+        if paths or texts or speaker_norm or speakers_csv:
+            raise click.UsageError("--dialogue reads its texts from the CSV: give no PATH, --text, --text-file or speaker options with it")
+        rows = _dialogue_rows(dialogue_csv, context, backend)
+    else:
+        if not paths and not texts:
+            raise click.UsageError("give at least one PATH, --text, --text-file or --dialogue")
+        if speaker_norm is None:
+            speaker_norm = "csv" if speakers_csv else "none"
+        try:
+            rows = run(list(paths), texts, modality=modality, backend=backend, speaker_norm=speaker_norm,
+                       speakers=speakers_csv)
+        except BadInputError as exc:
+            raise click.ClickException(str(exc)) from None
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
     if as_json:
         for row in rows:
             print_json(row)
@@ -41,6 +72,20 @@ def analyze(paths, texts, text_file, modality, backend, as_json) -> None:
         click.echo(f"{failed} of {len(rows)} inputs failed", err=True)
         if failed == len(rows):
             raise SystemExit(1)
+
+
+def _dialogue_rows(path: str, context: str, backend: str | None) -> list[dict]:
+    from emoalign.data.base import BadInputError
+    from emoalign.data.dialogue_csv import read_dialogue_csv
+    from emoalign.encode.dialogue import analyze_dialogue
+
+    try:
+        turns = read_dialogue_csv(path)
+        return analyze_dialogue(turns, context, backend=backend)
+    except BadInputError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @click.command()

@@ -68,14 +68,35 @@ def analyze(
     modality: str = "auto",
     backend: str | None = None,
     names: Sequence[str] | None = None,
+    speaker_norm: str = "none",
+    speakers: str | Path | None = None,
+    speaker_ids: Sequence[str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Analyse files (paths or bytes) and texts; one result dict per input, in input order.
 
     ``backend`` forces an encoder by registry name (its modality wins); otherwise the offline
     default of each input's modality is used. A failing input gets ``error`` set; others go on.
+
+    Speaker adaptation of speech (see `emoalign.data.speakers`): ``speaker_norm`` ``"folder"``
+    (files in one folder are one speaker) or ``"csv"`` with ``speakers`` (a ``path,speaker`` CSV),
+    or ``speaker_ids`` (one id per path, e.g. for uploaded bytes; None for a clip of unknown
+    speaker). Each speech clip is then normalised with the statistics of its speaker's clips in
+    this call; ``details["speaker_norm"]`` says whether it was (``"applied"``) or why not.
+
+    >>> rows = analyze(["alice/1.wav", "alice/2.wav"], modality="speech", speaker_norm="folder")  # doctest: +SKIP
     """
     if modality not in MODALITY_CHOICES:
         raise ValueError(f"modality must be one of {MODALITY_CHOICES}, got {modality!r}")
+    if speaker_ids is not None:
+        if speaker_norm != "none" or speakers is not None:
+            raise ValueError("give speaker_ids or speaker_norm/speakers, not both")
+        if len(speaker_ids) != len(paths):
+            raise ValueError(f"{len(speaker_ids)} speaker ids for {len(paths)} inputs")
+        spk_of: list[str | None] | None = list(speaker_ids)
+    else:
+        from emoalign.data.speakers import speaker_ids as group_speakers
+
+        spk_of = group_speakers(paths, speaker_norm, speakers)
     items: list[tuple[str, Input, str | None, str | None]] = []  # (name, input, modality, error)
     names = list(names) if names is not None else [describe_input(p) for p in paths]
     forced = encoder_class(backend).modality if backend else None
@@ -107,7 +128,14 @@ def analyze(
             for i in idx:
                 results[i]["error"] = f"encoder {name!r} unavailable: {exc}"
             continue
-        outs = encoder.encode([items[i][1] for i in idx])
+        if spk_of is not None and m == "speech":
+            if not getattr(encoder, "supports_speaker_norm", False):
+                for i in idx:
+                    results[i]["error"] = f"encoder {name!r} has no speaker-normalised head (use speech-egemaps)"
+                continue
+            outs = encoder.encode([items[i][1] for i in idx], speaker_ids=[spk_of[i] for i in idx])
+        else:
+            outs = encoder.encode([items[i][1] for i in idx])
         for i, res in zip(idx, outs):
             row = results[i]
             row["encoder"] = name

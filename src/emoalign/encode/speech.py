@@ -318,6 +318,8 @@ class EgemapsSpeechEncoder(Encoder):
     taxonomy: ClassVar[str | None] = "ravdess8"
     #: the shipped heads read eGeMAPS + ComParE; an instance sets its own from its heads
     space: ClassVar[str | None] = "opensmile-egemaps+compare"
+    #: ``encode`` takes ``speaker_ids`` (`emoalign.encode.analyze` checks this before passing them)
+    supports_speaker_norm: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -370,9 +372,13 @@ class EgemapsSpeechEncoder(Encoder):
         return out
 
     # -- classification -----------------------------------------------------------------------
-    def predict_proba(self, X: np.ndarray, speaker_ids: Sequence[Hashable] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_proba(self, X: np.ndarray, speaker_ids: Sequence[Hashable | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities (n, n_classes) for feature rows (as `extract` returns them), and a mask of
-        the rows that were speaker-normalised."""
+        the rows that were speaker-normalised.
+
+        ``speaker_ids``: one id per row (None: speaker unknown, per-clip head). A speaker's rows are
+        normalised together when there are at least ``min_speaker_clips`` of them.
+        """
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if X.shape[1] != sum(SET_DIMS[n] for n in parse_feature_spec(self.features.spec)):
             raise ValueError(f"feature rows have {X.shape[1]} columns; this encoder reads {self.features.spec!r} features")
@@ -384,12 +390,13 @@ class EgemapsSpeechEncoder(Encoder):
             raise ValueError("speaker_ids given but this encoder has no speaker-normalised head")
         if len(speaker_ids) != len(X):
             raise ValueError(f"{len(speaker_ids)} speaker ids for {len(X)} inputs")
-        ids = np.asarray([str(s) for s in speaker_ids])
+        known = np.array([s is not None for s in speaker_ids], dtype=bool)
+        ids = np.asarray(["" if s is None else str(s) for s in speaker_ids])
         pooled = self.speaker_head.meta.get("pooled_scale")
         pooled = None if pooled is None else np.asarray(pooled, dtype=np.float64)
         shrink = float(self.speaker_head.meta.get("shrink", DEFAULT_SHRINK))
-        for spk in np.unique(ids):
-            rows = ids == spk
+        for spk in np.unique(ids[known]):
+            rows = known & (ids == spk)
             if rows.sum() < self.min_speaker_clips:
                 continue
             Z = speaker_znorm(X[rows][:, self._cols[id(self.speaker_head)]], ids[rows], pooled, shrink)
@@ -404,10 +411,13 @@ class EgemapsSpeechEncoder(Encoder):
         index = [head.classes_.index(c) for c in self.head.classes_]
         return probs[:, index]
 
-    def encode(self, inputs: Sequence[Input], speaker_ids: Sequence[Hashable] | None = None) -> list[EncodeResult]:
+    def encode(self, inputs: Sequence[Input], speaker_ids: Sequence[Hashable | None] | None = None) -> list[EncodeResult]:
         """One result per input; with ``speaker_ids``, speakers with enough clips are normalised first.
 
-        ``details`` holds ``speaker_normalised`` (bool), ``speaker`` (when given) and ``features``.
+        ``details``: ``features``; ``speaker_norm`` — ``"none"`` (no speaker given), ``"applied"``
+        (normalised with the statistics of ``speaker_clips`` clips of ``speaker`` in this call) or
+        ``"fallback"`` (too few decoded clips of that speaker: the per-clip head was used,
+        ``speaker_norm_reason`` says why); ``speaker_normalised`` (bool, the same fact).
         """
         if speaker_ids is not None and len(speaker_ids) != len(inputs):
             raise ValueError(f"{len(speaker_ids)} speaker ids for {len(inputs)} inputs")
@@ -419,11 +429,24 @@ class EgemapsSpeechEncoder(Encoder):
         X = np.stack([feats[i] for i in ok])
         spk = None if speaker_ids is None else [speaker_ids[i] for i in ok]
         probs, normed = self.predict_proba(X, spk)
+        clips: dict[str, int] = {}
+        for s in spk or []:
+            if s is not None:
+                clips[str(s)] = clips.get(str(s), 0) + 1
         for row, i in enumerate(ok):
             dist = dict(zip(self.head.classes_, probs[row].tolist()))
-            details: dict[str, Any] = {"features": self.features.spec, "speaker_normalised": bool(normed[row])}
-            if speaker_ids is not None:
-                details["speaker"] = str(speaker_ids[i])
+            details: dict[str, Any] = {"features": self.features.spec, "speaker_normalised": bool(normed[row]),
+                                       "speaker_norm": "none"}
+            if spk is not None and spk[row] is not None:
+                n = clips[str(spk[row])]
+                details.update(speaker=str(spk[row]), speaker_clips=n)
+                if normed[row]:
+                    details["speaker_norm"] = "applied"
+                else:
+                    details["speaker_norm"] = "fallback"
+                    details["speaker_norm_reason"] = (
+                        f"speaker {spk[row]} has {n} decoded clip{'s' if n != 1 else ''} in this call; "
+                        f"speaker normalisation needs at least {self.min_speaker_clips}, so the per-clip head was used")
             results[i] = EncodeResult(
                 affect=affect_from_probs(dist, self.taxonomy), vector=X[row].astype(np.float32), details=details
             )
