@@ -20,12 +20,18 @@ from emoalign.cli.common import print_json
 @click.option("--out", required=True, type=click.Path(), help="Model folder to write (head.npz + model.json).")
 @click.option("--workers", type=int, default=None, help="Worker processes for embedding (default: all cores).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def train(source, path, encoder, target, train_split, holdout, task, C, features, out, workers, seed) -> None:
+@click.option("--speaker-norm", type=click.Choice(["none", "group", "folder", "csv"]), default="none", show_default=True,
+              help="Z-normalise each speaker's embeddings with that speaker's own statistics before fitting "
+                   "(group = the source's speaker/actor group; folder / csv as in `analyze`).")
+@click.option("--speakers", "speakers_csv", type=click.Path(dir_okay=False), help="CSV path,speaker for --speaker-norm csv.")
+def train(source, path, encoder, target, train_split, holdout, task, C, features, out, workers, seed,
+          speaker_norm, speakers_csv) -> None:
     """Fit a head (classifier, multi-label or intensity) on a source's embeddings and save it."""
     from emoalign.learn.train import NoTrainingDataError, TrainConfig, train_head
 
     cfg = TrainConfig(source, path, encoder, target, train_split=None if train_split == "all" else train_split,
-                      features=features, out=out, task=task, C=C, holdout=holdout, seed=seed, workers=workers)
+                      features=features, out=out, task=task, C=C, holdout=holdout, seed=seed, workers=workers,
+                      speaker_norm=speaker_norm, speakers=speakers_csv)
     try:
         model = train_head(cfg)
     except (NoTrainingDataError, ValueError, FileNotFoundError) as exc:
@@ -41,13 +47,18 @@ def train(source, path, encoder, target, train_split, holdout, task, C, features
 @click.option("--out", required=True, type=click.Path(), help="Report folder (metrics.json, report.md, figures).")
 @click.option("--features", type=click.Path(), default=None, help="Feature-store folder (default: the one used in training).")
 @click.option("--workers", type=int, default=None)
+@click.option("--speaker-norm", type=click.Choice(["none", "group", "folder", "csv"]), default=None,
+              help="How evaluated records form speakers for a head trained with speaker normalisation "
+                   "[default: the grouping used in training].")
+@click.option("--speakers", "speakers_csv", type=click.Path(dir_okay=False), help="CSV path,speaker for --speaker-norm csv.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(model_dir, source, path, split, out, features, workers, as_json) -> None:
+def evaluate(model_dir, source, path, split, out, features, workers, speaker_norm, speakers_csv, as_json) -> None:
     """Evaluate a trained head on a split; write a report with metrics and figures."""
     from emoalign.learn.train import NoTrainingDataError, evaluate_head
 
     try:
-        rep = evaluate_head(model_dir, source, path, split=None if split == "all" else split, out=out, features=features, workers=workers)
+        rep = evaluate_head(model_dir, source, path, split=None if split == "all" else split, out=out, features=features,
+                            workers=workers, speaker_norm=speaker_norm, speakers=speakers_csv)
     except (NoTrainingDataError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     metrics = rep.get("metrics") or {k: rep[k] for k in ("n", "accuracy", "weighted_f1", "macro_f1", "uar")}
