@@ -14,7 +14,7 @@ from click.testing import CliRunner  # noqa: E402
 
 from emoalign.cli import cli  # noqa: E402
 from emoalign.data import open_source  # noqa: E402
-from emoalign.data.base import BadInputError  # noqa: E402
+from emoalign.errors import BadInputError  # noqa: E402
 from emoalign.data.dialogue_csv import DialogueTurn, read_dialogue_csv  # noqa: E402
 from emoalign.encode.dialogue import analyze_dialogue  # noqa: E402
 

@@ -37,7 +37,7 @@ def analyze(paths, texts, text_file, modality, backend, speaker_norm, speakers_c
       emoalign analyze --modality speech --speakers speakers.csv clips/*.wav
       emoalign analyze --dialogue talk.csv --context preceding --json
     """
-    from emoalign.data.base import BadInputError
+    from emoalign.errors import BadInputError
     from emoalign.encode.analyze import analyze as run
 
     texts = list(texts)
@@ -75,7 +75,7 @@ def analyze(paths, texts, text_file, modality, backend, speaker_norm, speakers_c
 
 
 def _dialogue_rows(path: str, context: str, backend: str | None) -> list[dict]:
-    from emoalign.data.base import BadInputError
+    from emoalign.errors import BadInputError
     from emoalign.data.dialogue_csv import read_dialogue_csv
     from emoalign.encode.dialogue import analyze_dialogue
 

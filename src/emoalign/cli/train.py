@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from emoalign.cli.common import print_json
+from emoalign.cli.common import parse_source_arg, print_json, progress_option, resolve_progress, source_options
 
 
 @click.command()
-@click.option("--source", required=True, help="Source name (see `emoalign datasets list`).")
-@click.option("--path", "path", required=True, type=click.Path(exists=True), help="The source's local copy.")
+@source_options(split=False)
 @click.option("--encoder", required=True, help="Encoder whose embeddings the head reads (see `emoalign backends`).")
 @click.option("--target", required=True, help="Taxonomy (or label key) to predict, e.g. ravdess8, emotiontalk7, emonet40.")
 @click.option("--train-split", default="train", show_default=True, help="Split to train on ('all' for every record; RAVDESS: actors:1-16).")
@@ -24,13 +23,18 @@ from emoalign.cli.common import print_json
               help="Z-normalise each speaker's embeddings with that speaker's own statistics before fitting "
                    "(group = the source's speaker/actor group; folder / csv as in `analyze`).")
 @click.option("--speakers", "speakers_csv", type=click.Path(dir_okay=False), help="CSV path,speaker for --speaker-norm csv.")
-def train(source, path, encoder, target, train_split, holdout, task, C, features, out, workers, seed,
-          speaker_norm, speakers_csv) -> None:
+@progress_option
+def train(source, options, encoder, target, train_split, holdout, task, C, features, out, workers, seed,
+          speaker_norm, speakers_csv, progress) -> None:
     """Fit a head (classifier, multi-label or intensity) on a source's embeddings and save it."""
     from emoalign.learn.train import NoTrainingDataError, TrainConfig, train_head
 
-    cfg = TrainConfig(source, path, encoder, target, train_split=None if train_split == "all" else train_split,
+    spec = parse_source_arg(source, options)
+    if spec.split is not None:
+        raise click.BadParameter("choose the training split with --train-split, not ?split=", param_hint="--source")
+    cfg = TrainConfig(spec.name, str(spec.path), encoder, target, train_split=None if train_split == "all" else train_split,
                       features=features, out=out, task=task, C=C, holdout=holdout, seed=seed, workers=workers,
+                      progress=resolve_progress(progress), source_options=spec.options,
                       speaker_norm=speaker_norm, speakers=speakers_csv)
     try:
         model = train_head(cfg)
@@ -41,9 +45,8 @@ def train(source, path, encoder, target, train_split, holdout, task, C, features
 
 @click.command()
 @click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--source", required=True)
-@click.option("--path", "path", required=True, type=click.Path(exists=True))
-@click.option("--split", default="val", show_default=True, help="Split to evaluate ('holdout': the part kept back at training; 'all').")
+@source_options(split=False)
+@click.option("--split", default="val", show_default=True, help="Split of the source to evaluate ('holdout': the part kept back at training; 'all').")
 @click.option("--out", required=True, type=click.Path(), help="Report folder (metrics.json, report.md, figures).")
 @click.option("--features", type=click.Path(), default=None, help="Feature-store folder (default: the one used in training).")
 @click.option("--workers", type=int, default=None)
@@ -52,13 +55,16 @@ def train(source, path, encoder, target, train_split, holdout, task, C, features
                    "[default: the grouping used in training].")
 @click.option("--speakers", "speakers_csv", type=click.Path(dir_okay=False), help="CSV path,speaker for --speaker-norm csv.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(model_dir, source, path, split, out, features, workers, speaker_norm, speakers_csv, as_json) -> None:
+@progress_option
+def evaluate(model_dir, source, options, split, out, features, workers, speaker_norm, speakers_csv, as_json, progress) -> None:
     """Evaluate a trained head on a split; write a report with metrics and figures."""
     from emoalign.learn.train import NoTrainingDataError, evaluate_head
 
+    spec = parse_source_arg(source, options, None if split in ("holdout", "all") else split)
     try:
-        rep = evaluate_head(model_dir, source, path, split=None if split == "all" else split, out=out, features=features,
-                            workers=workers, speaker_norm=speaker_norm, speakers=speakers_csv)
+        rep = evaluate_head(model_dir, spec.name, str(spec.path), split=None if split == "all" else split, out=out, features=features,
+                            workers=workers, progress=resolve_progress(progress), source_options=spec.options,
+                            speaker_norm=speaker_norm, speakers=speakers_csv)
     except (NoTrainingDataError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     metrics = rep.get("metrics") or {k: rep[k] for k in ("n", "accuracy", "weighted_f1", "macro_f1", "uar")}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from emoalign.data.base import BadInputError
+from emoalign.errors import BadInputError
 
 REQUIRED_COLUMNS = ("dialogue", "speaker", "text")
 OPTIONAL_COLUMNS = ("id",)

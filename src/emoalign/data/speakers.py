@@ -27,7 +27,7 @@ import io
 from pathlib import Path
 from typing import Sequence
 
-from emoalign.data.base import BadInputError
+from emoalign.errors import BadInputError
 
 SPEAKER_NORM_MODES = ("none", "folder", "csv")
 

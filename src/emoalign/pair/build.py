@@ -11,7 +11,7 @@
    store. ``affect="encoder"`` uses the encoders for everything.
 3. **Pairing** (`emoalign.pair.pairing.pair_arrays`): top-K by cosine, S, E, T, keep M — at the
    chosen α and at α = 1.
-4. **Outputs** (`emoalign.pair.store` layout) and the α = 1 vs α comparison (`emoalign.pair.report`).
+4. **Outputs** (`emoalign.data.built_pairs` layout) and the α = 1 vs α comparison (`emoalign.pair.report`).
 
 Emotion categories for the comparison live in one taxonomy (``category_taxonomy``, Mikels' 8): an
 image's tag as is; a clip's label (EMID: its genre letter's category) carried over with
@@ -36,13 +36,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from emoalign.affect import get_taxonomy, list_taxonomies, load_nrc_vad, map_distribution, nearest_label
+from emoalign.affect import category_from, get_taxonomy, list_taxonomies, load_nrc_vad
 from emoalign.encode.joint import choose_backend, input_records, prepare_pair_vectors
+from emoalign.encode.registry import DEFAULTS
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
 from emoalign.pair.pairing import PairingResult, pair_arrays
 from emoalign.pair.report import compare, plot_distributions
 from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE, S_NORMS
-from emoalign.pair.store import (
+from emoalign.data.built_pairs import (
     BASELINE_FILE,
     CANDIDATES_FILE,
     COMPONENTS,
@@ -51,12 +52,10 @@ from emoalign.pair.store import (
     RECORDS_FILE,
     SUMMARY_FILE,
 )
-from emoalign.types import Affect, Record
+from emoalign.types import IMAGE_MODALITIES, MUSIC_MODALITIES, Record
 
-MUSIC_MODALITIES = ("music", "audio")
 #: Finished row blocks of the exact search while a build runs (removed once the outputs are written).
 CHECKPOINT_DIR = ".pairing-checkpoint"
-IMAGE_MODALITIES = ("image", "face")
 
 
 @dataclass
@@ -72,8 +71,8 @@ class PairsConfig:
     method: str = "exact"
     full_softmax: bool = True
     affect: str = "auto"
-    music_affect_encoder: str = "music-acoustic"
-    image_affect_encoder: str = "image-scene"
+    music_affect_encoder: str = DEFAULTS["music"]
+    image_affect_encoder: str = DEFAULTS["image"]
     category_taxonomy: str = "mikels8"
     nrc_vad: str | None = None
     seed: int = 0
@@ -112,21 +111,6 @@ class Placed:
 # ---------------------------------------------------------------------------------------------
 # Affect
 # ---------------------------------------------------------------------------------------------
-def category_from(labels: dict, affect: Affect | None, va: tuple[float, float], taxonomy: str) -> str:
-    """The item's category in ``taxonomy``: its own label there, a label carried over, or the nearest label."""
-    tax = get_taxonomy(taxonomy)
-    if labels.get(taxonomy):
-        return tax.label(labels[taxonomy]).name
-    for name, label in sorted(labels.items()):
-        if name in list_taxonomies() and label:
-            probs = map_distribution({label: 1.0}, name, taxonomy)
-            return max(probs, key=probs.get)
-    if affect is not None and affect.taxonomy in list_taxonomies():
-        probs = map_distribution(dict(affect.probs), affect.taxonomy, taxonomy)
-        return max(probs, key=probs.get)
-    return nearest_label(va[0], va[1], taxonomy)
-
-
 def place_from_record(record: Record, taxonomy: str, lexicon=None) -> Placed | None:
     """A record's own affect: its valence/arousal (ratings) or its label's point; None if it has neither."""
     if record.valence is not None and record.arousal is not None:
@@ -165,7 +149,7 @@ def build_pairs(
     sources: dict | None = None,
     progress: bool = False,
 ) -> dict:
-    """Pair ``music`` with ``images`` and write the folder (layout: `emoalign.pair.store`). Returns the summary."""
+    """Pair ``music`` with ``images`` and write the folder (layout: `emoalign.data.built_pairs`). Returns the summary."""
     from emoalign.store import FeatureTable, extract
 
     config = config or PairsConfig()

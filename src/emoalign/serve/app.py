@@ -45,8 +45,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from emoalign import __version__
-from emoalign.encode.base import DecodeError
-from emoalign.encode.media import sniff_mime
+from emoalign.errors import DecodeError
+from emoalign.media.decode import sniff_mime
 from emoalign.encode.registry import DEFAULTS
 from emoalign.serve import locks
 from emoalign.serve.limits import BodyLimit
@@ -242,7 +242,7 @@ def create_app(
     @app.post("/api/analyze/dialogue", response_model=AnalyzeBatch, responses=_ERRORS, tags=["analysis"],
               summary="The emotion of each turn of one or more dialogues, read in context")
     def analyze_dialogue_endpoint(body: DialogueIn) -> dict[str, Any]:
-        from emoalign.data.base import BadInputError
+        from emoalign.errors import BadInputError
         from emoalign.data.dialogue_csv import parse_dialogue_rows
         from emoalign.encode.dialogue import analyze_dialogue
 
