@@ -143,3 +143,19 @@ def test_dialogue_excludes_other_inputs(tmp_path, fixture_rows):
     path = _write(tmp_path / "d.csv", fixture_rows[:2])
     res = _run("--dialogue", str(path), "--text", "hello")
     assert res.exit_code == 2 and "--dialogue" in res.output
+
+
+def test_python_api_reads_the_same_csv(fixture_rows, tmp_path):
+    import emoalign
+
+    path = _write(tmp_path / "d.csv", fixture_rows[:8])
+    cli_rows = _json_rows(_run("--dialogue", str(path), "--context", "dialogue", "--json"))
+    api_rows = emoalign.analyze_dialogue(path, context="dialogue")
+    as_dicts = emoalign.analyze_dialogue([{"id": i, "dialogue": d, "speaker": s, "text": t}
+                                          for i, d, s, t in fixture_rows[:8]], context="dialogue")
+    for c, a, b in zip(cli_rows, api_rows, as_dicts):
+        assert a.details["id"] == b.details["id"] == c["id"]
+        assert a.affect.probs == pytest.approx(c["probs"], abs=1e-6)
+        assert b.affect.probs == pytest.approx(c["probs"], abs=1e-6)
+    with pytest.raises(emoalign.BadInputError, match="missing column 'speaker'"):
+        emoalign.analyze_dialogue([{"dialogue": "d", "text": "hi"}])

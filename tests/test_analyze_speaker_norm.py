@@ -140,3 +140,22 @@ def test_train_and_evaluate_with_speaker_norm(fixture_paths, tmp_path):
     with pytest.raises(ValueError, match="speaker norm must be one of"):
         train_head(TrainConfig("ravdess", str(fixture_paths["ravdess"]), "speech-egemaps", "ravdess8",
                                features=str(tmp_path / "f"), out=str(tmp_path / "m2"), speaker_norm="actor"))
+
+
+def test_python_api_takes_the_same_options(clips):
+    import emoalign
+
+    files = [str(p) for p in clips["alice"]] + [str(clips["lone"][0])]
+    cli_rows = _rows("--speaker-norm", "folder", *files)
+    api_rows = emoalign.analyze(files, modality="speech", speaker_norm="folder")
+    assert [r.details["speaker_norm"] for r in api_rows] == ["applied"] * len(clips["alice"]) + ["fallback"]
+    for c, a in zip(cli_rows, api_rows):
+        assert a.affect.probs == pytest.approx(c["probs"], abs=1e-9)
+    # in-memory clips: explicit speaker ids; grouping by folder needs paths
+    data = [Path(f).read_bytes() for f in files]
+    by_ids = emoalign.analyze(data, modality="speech", speaker_ids=["alice"] * len(clips["alice"]) + [None])
+    assert [r.details["speaker_norm"] for r in by_ids] == ["applied"] * len(clips["alice"]) + ["none"]
+    for c, a in zip(cli_rows, by_ids):
+        assert a.affect.probs == pytest.approx(c["probs"], abs=1e-9)
+    with pytest.raises(emoalign.BadInputError, match="needs file paths"):
+        emoalign.analyze(data, modality="speech", speaker_norm="folder")

@@ -87,7 +87,7 @@ def speaker_ids(paths: Sequence[str | Path], mode: str = "none", speakers_csv: s
     unlisted: list[str] = []
     for p in paths:
         if isinstance(p, (bytes, bytearray)):
-            raise ValueError("speaker grouping by folder or CSV needs file paths; pass speaker ids for in-memory inputs")
+            raise BadInputError("speaker grouping by folder or CSV needs file paths; pass speaker_ids for in-memory inputs")
         listed = table.get(str(Path(p).resolve())) or table.get(str(p))
         if listed is not None:
             out.append(listed)

@@ -318,6 +318,8 @@ class EgemapsSpeechEncoder(Encoder):
     taxonomy: ClassVar[str | None] = "ravdess8"
     #: the shipped heads read eGeMAPS + ComParE; an instance sets its own from its heads
     space: ClassVar[str | None] = "opensmile-egemaps+compare"
+    #: 2: heads re-chosen by 5-fold actor-grouped CV on actors 01–20 and fitted on all 20 (issue #12)
+    version: ClassVar[str] = "2"
     #: ``encode`` takes ``speaker_ids`` (`emoalign.encode.analyze` checks this before passing them)
     supports_speaker_norm: ClassVar[bool] = True
 
