@@ -62,6 +62,11 @@ def analyze(paths, texts, text_file, modality, backend, speaker_norm, speakers_c
     if as_json:
         for row in rows:
             print_json(row)
+    elif dialogue_csv is not None:
+        print_table(
+            ["id", "speaker", "text", "emotion", "confidence", "valence", "arousal", "error"],
+            [(r["id"], r["speaker"], r["input"], r["label"], r["confidence"], r["valence"], r["arousal"], r["error"]) for r in rows],
+        )
     else:
         print_table(
             ["input", "modality", "emotion", "confidence", "valence", "arousal", "error"],
