@@ -119,7 +119,7 @@ def test_train_and_evaluate_with_speaker_norm(fixture_paths, tmp_path):
     from emoalign.learn.train import TrainConfig, evaluate_head, load_model, train_head
 
     runner = CliRunner()
-    res = runner.invoke(cli, ["train", "--source", "ravdess", "--path", str(fixture_paths["ravdess"]),
+    res = runner.invoke(cli, ["train", "--source", f"ravdess:{fixture_paths['ravdess']}",
                               "--encoder", "speech-egemaps", "--target", "ravdess8", "--train-split", "actors:1-3",
                               "--features", str(tmp_path / "f"), "--out", str(tmp_path / "m"), "--C", "0.01",
                               "--speaker-norm", "group"])
@@ -133,8 +133,8 @@ def test_train_and_evaluate_with_speaker_norm(fixture_paths, tmp_path):
     rep_folder = evaluate_head(tmp_path / "m", "ravdess", str(fixture_paths["ravdess"]), split="actors:4",
                                out=tmp_path / "r2", speaker_norm="folder")
     assert rep_folder["accuracy"] == rep["accuracy"]
-    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "m"), "--source", "ravdess", "--path",
-                              str(fixture_paths["ravdess"]), "--split", "actors:4", "--out", str(tmp_path / "r3"),
+    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "m"), "--source", f"ravdess:{fixture_paths['ravdess']}",
+                              "--split", "actors:4", "--out", str(tmp_path / "r3"),
                               "--speaker-norm", "none"])
     assert res.exit_code != 0 and "trained with speaker norm 'group'" in res.output
     with pytest.raises(ValueError, match="speaker norm must be one of"):
