@@ -15,7 +15,8 @@ from emoalign.store import FeatureTable
 def make_ravdess(folder):
     for actor in (1, 2):
         for emotion in (3, 4, 5):
-            write_clip(folder / f"03-01-0{emotion}-01-01-01-0{actor}.wav", synth_clip(0.2 * emotion - 0.6, 0.1 * actor, seconds=0.25, seed=emotion * 10 + actor))
+            clip = synth_clip(0.2 * emotion - 0.6, 0.1 * actor, seconds=0.25, seed=emotion * 10 + actor)
+            write_clip(folder / f"03-01-0{emotion}-01-01-01-0{actor}.wav", clip)
     (folder / "03-01-06-01-01-01-03.wav").write_bytes(b"RIFF broken")
 
 

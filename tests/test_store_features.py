@@ -9,16 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from emoalign.store.features import (
-    FEATURES,
-    FeatureRow,
-    FeatureTable,
-    WriterLock,
-    append_quarantine,
-    feature_schema,
-    read_quarantine,
-    repair_quarantine,
-)
+from emoalign.store.features import FEATURES, FeatureRow, FeatureTable, WriterLock, append_quarantine, feature_schema, read_quarantine, repair_quarantine
 from emoalign.types import Affect
 
 

@@ -280,7 +280,7 @@ def load_source(name: str, path: str | os.PathLike | None = None, **options: Any
 
     >>> import emoalign, tempfile
     >>> from emoalign.data.fixtures import ravdess
-    >>> folder = ravdess.make(tempfile.mkdtemp())
+    >>> folder = ravdess.make(tempfile.mkdtemp())["ravdess"]
     >>> src = emoalign.load_source("ravdess", folder)
     >>> sorted({r.modality for r in src.records()})
     ['speech']

@@ -10,26 +10,10 @@ from pathlib import Path
 
 import click
 
-from emoalign.cli.common import (
-    open_source_arg,
-    parse_source_arg,
-    print_json,
-    print_table,
-    progress_option,
-    resolve_progress,
-)
+from emoalign.cli.common import open_source_arg, parse_source_arg, print_json, print_table, progress_option, resolve_progress
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
-from emoalign.pair.matching import (
-    MAX_SOURCE_ROWS,
-    NEGATIVES_PER_POSITIVE,
-    TRAIN_FRACTION,
-)
-from emoalign.pair.score import (
-    DEFAULT_TOP_K,
-    PAPER_ALPHA,
-    PAPER_KEEP,
-    PAPER_TEMPERATURE,
-)
+from emoalign.pair.matching import MAX_SOURCE_ROWS, NEGATIVES_PER_POSITIVE, TRAIN_FRACTION
+from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE
 
 
 def open_spec(value: str, param_hint: str):
@@ -53,7 +37,8 @@ def pairs() -> None:
 @click.option("--semantic", default="auto", show_default=True,
               type=click.Choice(["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed (ANN training).")
-@click.option("--temperature", default=PAPER_TEMPERATURE, show_default=True, type=click.FloatRange(min=1e-6), help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
+@click.option("--temperature", default=PAPER_TEMPERATURE, show_default=True, type=click.FloatRange(min=1e-6),
+              help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
 @click.option("--s-norm", default="relative", show_default=True, type=click.Choice(["relative", "topk", "softmax"]), help="How S is scaled next to E.")
 @click.option("--method", default="exact", show_default=True, type=click.Choice(["exact", "ivf", "hnsw"]), help="Candidate search.")
 @click.option("--affect", default="auto", show_default=True, type=click.Choice(["auto", "encoder"]),

@@ -37,7 +37,7 @@ from typing import Any, Iterator
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
 from emoalign.data.base import LoadReport, Source
-from emoalign.data.emid import media_cell, content_id, is_hub_id, load_hub_dataset, undecoded
+from emoalign.data.emid import content_id, is_hub_id, load_hub_dataset, media_cell, undecoded
 from emoalign.types import Pair, Record
 
 HUB_ID = "lossminimilization/EMID-Emotion-Matching"

@@ -14,8 +14,14 @@ the taxonomy knows them (so ``HAPPY`` becomes ``happy`` and a typo is reported);
 they are kept as written under the key ``"user"``.
 
 >>> from emoalign.data import open_source
->>> src = open_source("folder", "my_clips/", modality="music", taxonomy="emid13")  # doctest: +SKIP
->>> src = open_source("csv", "labels.csv")  # doctest: +SKIP
+>>> from emoalign.media.synth import synth_clip, write_clip
+>>> for name, v in (("HAPPY/a.wav", 0.8), ("sad/b.wav", -0.8), ("sadd/c.wav", -0.8)):
+...     _ = write_clip(f"my_clips/{name}", synth_clip(v, 0.3, seconds=0.5))
+>>> src = open_source("folder", "my_clips/", modality="speech", taxonomy="ravdess8")
+>>> [(r.id, r.labels) for r in src.records()]
+[('HAPPY/a.wav', {'ravdess8': 'happy'}), ('sad/b.wav', {'ravdess8': 'sad'})]
+>>> src.report.problems[0].message  # doctest: +ELLIPSIS
+"unknown label: 'sadd' is not a label of taxonomy 'ravdess8'; labels: neutral, calm, happy, ..."
 """
 
 from __future__ import annotations
@@ -26,17 +32,17 @@ from typing import Any, Iterator
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.errors import BadInputError
 from emoalign.data.base import Source
+from emoalign.errors import BadInputError
 from emoalign.media.decode import sniff_kind
-from emoalign.types import MODALITIES, Record
+from emoalign.types import AUDIO_MODALITIES, IMAGE_MODALITIES, MODALITIES, Record
 
 #: Key of free-form labels when no taxonomy is named.
 USER_TAXONOMY = "user"
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 TEXT_SUFFIXES = {".txt", ".text"}
 #: The file kinds `sniff_kind` returns, and the record modalities each can serve.
-KIND_MODALITIES = {"audio": {"audio", "music", "speech"}, "image": {"image", "face"}, "video": {"video"}, "text": {"text"}}
+KIND_MODALITIES = {"audio": set(AUDIO_MODALITIES), "image": set(IMAGE_MODALITIES), "video": {"video"}, "text": {"text"}}
 DEFAULT_MODALITY = {"audio": "audio", "image": "image", "video": "video", "text": "text"}
 MAX_TEXT_BYTES = 1_000_000
 

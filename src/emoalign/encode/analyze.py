@@ -17,8 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.encode.base import DecodeError, Input, describe_input
-from emoalign.media.decode import load_audio, sniff_kind
 from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder
+from emoalign.media.decode import load_audio, sniff_kind
 
 MODALITY_CHOICES = ("auto", "speech", "music", "image", "face", "text", "video")
 

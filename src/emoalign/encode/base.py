@@ -65,8 +65,8 @@ class Encoder(ABC):
         override `fill_config`. Unknown parameters raise `TypeError` naming them.
 
         >>> from emoalign.encode.registry import encoder_class
-        >>> encoder_class("speech-egemaps").resolve_config({"spec": "egemaps"})
-        {'spec': 'egemaps'}
+        >>> encoder_class("speech-egemaps").resolve_config({"min_speaker_clips": 4})
+        {'head': None, 'min_speaker_clips': 4, 'speaker_head': None}
         """
         config = dict(config or {})
         params = inspect.signature(cls.__init__).parameters

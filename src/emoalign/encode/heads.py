@@ -21,11 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+from emoalign.numeric import softmax
 
 
 @dataclass
@@ -64,7 +60,7 @@ class LinearClassifierHead:
         return Z @ self.coef_.T + self.intercept_
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return _softmax(self.decision_function(X))
+        return softmax(self.decision_function(X), axis=1)
 
     def predict(self, X: np.ndarray) -> list[str]:
         return [self.classes_[i] for i in self.predict_proba(X).argmax(axis=1)]

@@ -42,8 +42,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from emoalign.affect import get_taxonomy, map_distribution
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
+from emoalign.affect import map_distribution, va_to_distribution
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.batching import decode_each
 from emoalign.media.decode import load_image
 from emoalign.types import Affect
 
@@ -107,16 +108,13 @@ def colour_pad(brightness: float, saturation: float) -> dict[str, float]:
 
 
 def va_distribution(valence: float, arousal: float, taxonomy: str = "mikels8", sigma: float = SCENE_SIGMA) -> dict[str, float]:
-    """Gaussian weights of a taxonomy's labels on their valence–arousal distance to a point.
+    """`emoalign.affect.va_to_distribution` with the scene estimate's defaults (Mikels, wider σ).
 
-    >>> p = va_distribution(-0.6, -0.5, sigma=DEFAULT_SIGMA)
+    >>> p = va_distribution(-0.6, -0.5)
     >>> max(p, key=p.get)
     'sadness'
     """
-    tax = get_taxonomy(taxonomy)
-    d2 = ((tax.va - np.array([valence, arousal])) ** 2).sum(axis=1)
-    w = np.exp(-(d2 - d2.min()) / (2 * sigma**2))  # shift by the minimum: no underflow to all zeros
-    return dict(zip(tax.names, (w / w.sum()).tolist()))
+    return va_to_distribution(valence, arousal, taxonomy, sigma)
 
 
 def scene_affect(rgb: np.ndarray, taxonomy: str = "mikels8") -> tuple[Affect, dict[str, Any]]:
@@ -331,15 +329,8 @@ class SceneImageEncoder(Encoder):
         return scene, details
 
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
-        results: list[EncodeResult | None] = [None] * len(inputs)
-        images: list[np.ndarray] = []
-        where: list[int] = []
-        for i, item in enumerate(inputs):
-            try:
-                images.append(load_image(item))
-                where.append(i)
-            except (DecodeError, ValueError, OSError) as exc:
-                results[i] = EncodeResult(error=f"{type(exc).__name__}: {exc}")
+        decoded = decode_each(inputs, load_image)
+        results, images, where = decoded.results(), decoded.items, decoded.where
         if images:
             emb, logits = self.net.run(self.net.preprocess(images))
             emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)

@@ -48,7 +48,7 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.encode.base import EncodeResult, Encoder, Input, safe_encode
+from emoalign.encode.base import Encoder, EncodeResult, Input, safe_encode
 from emoalign.media.decode import load_audio, load_image
 
 SPACE = "xmodal-v1"

@@ -37,9 +37,9 @@ from typing import Any, ClassVar, Hashable, Sequence
 import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
-from emoalign.media.decode import load_audio
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input
 from emoalign.encode.heads import LinearClassifierHead
+from emoalign.media.decode import load_audio
 
 SR = 16000
 #: Shortest clip accepted: openSMILE's functionals come out NaN below ~0.1 s, and emotion

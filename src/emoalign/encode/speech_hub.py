@@ -34,7 +34,7 @@ import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy, map_distribution
 from emoalign.affect.taxonomy import Taxonomy
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.media.decode import load_audio
 
 #: A public SER checkpoint (wav2vec2-base fine-tuned on IEMOCAP, 4 classes; Apache-2.0).

@@ -35,9 +35,9 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy
 from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.heads import LinearClassifierHead, LinearRegressorHead
 from emoalign.encode.text_context import MODES, context_features
 from emoalign.encode.text_features import CharTfidf, TfidfClassifierHead, clean_text, detect_language
-from emoalign.encode.heads import LinearClassifierHead, LinearRegressorHead
 from emoalign.types import Affect
 
 #: Texts longer than this are refused (a sentence encoder reads sentences, not books).

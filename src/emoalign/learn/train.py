@@ -141,7 +141,9 @@ def infer_task(records: Sequence[Record], target: str) -> str:
     return "multilabel" if max(values) <= 1.0 else "intensity"
 
 
-def embed(records: Sequence[Record], encoder: str, features: str | Path, *, workers: int | None = None, progress: bool = True) -> tuple[np.ndarray, list[Record], str]:
+def embed(
+    records: Sequence[Record], encoder: str, features: str | Path, *, workers: int | None = None, progress: bool = True
+) -> tuple[np.ndarray, list[Record], str]:
     """Vectors for ``records`` through the feature store; returns (X, records kept, space id).
 
     Records whose input failed to encode are dropped (they stay listed in the store's quarantine).
@@ -223,7 +225,8 @@ def train_head(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     head.save(out / "head.npz")
-    (out / "model.json").write_text(json.dumps({"config": asdict(cfg), **{k: v for k, v in meta.items()}, "labels": list(labels)}, indent=2, ensure_ascii=False))
+    model = {"config": asdict(cfg), **{k: v for k, v in meta.items()}, "labels": list(labels)}
+    (out / "model.json").write_text(json.dumps(model, indent=2, ensure_ascii=False))
     return out
 
 

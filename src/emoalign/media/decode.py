@@ -37,7 +37,10 @@ def _open_bytes(item: Input) -> bytes:
 def load_audio(item: Input, sr: int = 16000, *, max_seconds: float = MAX_AUDIO_SECONDS, allow_silent: bool = False) -> np.ndarray:
     """Decode audio to mono float32 in [-1, 1] at ``sr`` Hz.
 
-    >>> y = load_audio("clip.wav")  # doctest: +SKIP
+    >>> from emoalign.media.synth import clip_bytes, synth_clip
+    >>> y = load_audio(clip_bytes(synth_clip(0.5, 0.5, seconds=1.0, sr=22050), sr=22050))
+    >>> y.dtype, y.shape, float(abs(y).max()) <= 1.0
+    (dtype('float32'), (16000,), True)
     """
     data = _open_bytes(item)
     name = describe_input(item)
@@ -104,7 +107,10 @@ def resample(y: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
 def load_image(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Decode an image to an RGB uint8 array (H, W, 3), refusing decompression bombs.
 
-    >>> img = load_image("photo.jpg")  # doctest: +SKIP
+    >>> from emoalign.media.synth import image_bytes, synth_image
+    >>> img = load_image(image_bytes(synth_image(0.5, 0.5, size=48), fmt="JPEG"))
+    >>> img.shape, img.dtype
+    ((48, 48, 3), dtype('uint8'))
     """
     from PIL import Image
 
@@ -161,6 +167,23 @@ def sniff_mime(head: bytes) -> str | None:
                 return "audio/mp4"
             return mime
     return None
+
+
+#: The usual file-name suffix of each MIME type `sniff_mime` recognises.
+MIME_SUFFIXES: dict[str, str] = {
+    "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif", "image/bmp": ".bmp", "image/webp": ".webp",
+    "audio/wav": ".wav", "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/mpeg": ".mp3", "audio/mp4": ".m4a",
+    "video/mp4": ".mp4", "video/webm": ".webm", "video/x-msvideo": ".avi",
+}
+
+
+def sniff_suffix(head: bytes) -> str:
+    r"""The file-name suffix of a file from its first bytes, or ``""`` if unrecognised.
+
+    >>> sniff_suffix(b"\xff\xd8\xff\xe0" + bytes(8)), sniff_suffix(b"hello")
+    ('.jpg', '')
+    """
+    return MIME_SUFFIXES.get(sniff_mime(head) or "", "")
 
 
 def sniff_kind(head: bytes) -> str | None:

@@ -37,21 +37,13 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from emoalign.affect import category_from, get_taxonomy, list_taxonomies, load_nrc_vad
+from emoalign.data.built_pairs import BASELINE_FILE, CANDIDATES_FILE, COMPONENTS, PAIRS_FILE, PLOT_FILE, RECORDS_FILE, SUMMARY_FILE
 from emoalign.encode.joint import choose_backend, input_records, prepare_pair_vectors
 from emoalign.encode.registry import DEFAULTS
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
 from emoalign.pair.pairing import PairingResult, pair_arrays
 from emoalign.pair.report import compare, plot_distributions
 from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE, S_NORMS
-from emoalign.data.built_pairs import (
-    BASELINE_FILE,
-    CANDIDATES_FILE,
-    COMPONENTS,
-    PAIRS_FILE,
-    PLOT_FILE,
-    RECORDS_FILE,
-    SUMMARY_FILE,
-)
 from emoalign.types import IMAGE_MODALITIES, MUSIC_MODALITIES, Record
 
 #: Finished row blocks of the exact search while a build runs (removed once the outputs are written).
@@ -171,8 +163,9 @@ def build_pairs(
     text_origins = Counter(r.meta.get("text_origin") for r in [*m_in, *i_in] if r.modality == "text")
     t0 = time.perf_counter()
     extraction = {}
-    extraction["semantic_music"] = extract(_ns("music", m_in), backend.music_encoder, feat_dir, workers=config.workers, engine=config.engine, progress=progress).to_dict()
-    extraction["semantic_images"] = extract(_ns("image", i_in), backend.image_encoder, feat_dir, workers=config.workers, engine=config.engine, progress=progress).to_dict()
+    run = {"workers": config.workers, "engine": config.engine, "progress": progress}
+    extraction["semantic_music"] = extract(_ns("music", m_in), backend.music_encoder, feat_dir, **run).to_dict()
+    extraction["semantic_images"] = extract(_ns("image", i_in), backend.image_encoder, feat_dir, **run).to_dict()
     table = FeatureTable(feat_dir)
     m_ok = _stored_ids(table, backend.music_encoder, (f"music:{r.id}" for r in music))
     i_ok = _stored_ids(table, backend.image_encoder, (f"image:{r.id}" for r in images))

@@ -27,7 +27,7 @@ from typing import Iterator
 from emoalign.data.base import Source
 from emoalign.pair.export import prepare_media, write_hf, write_jsonl
 from emoalign.pair.matching import MatchingConfig, MatchingSet, build_matching, select_rows
-from emoalign.types import Record
+from emoalign.types import IMAGE_MODALITIES, Record
 
 TAG_TAXONOMY = "mikels8"
 
@@ -63,7 +63,7 @@ def build_matching_dir(
 
     def tagged(records: Iterator[Record]) -> Iterator[Record]:
         for r in records:
-            if r.id in image_ids and r.modality in ("image", "face") and r.labels.get(tag_taxonomy):
+            if r.id in image_ids and r.modality in IMAGE_MODALITIES and r.labels.get(tag_taxonomy):
                 tags.setdefault(r.id, r.labels[tag_taxonomy])
             yield r
 

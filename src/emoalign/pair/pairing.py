@@ -22,16 +22,9 @@ from typing import Literal
 
 import numpy as np
 
+from emoalign.numeric import unit_rows
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET, TopK, ann_topk, exact_topk
-from emoalign.pair.score import (
-    DEFAULT_TOP_K,
-    PAPER_ALPHA,
-    PAPER_KEEP,
-    PAPER_TEMPERATURE,
-    SNorm,
-    score_candidates,
-    select,
-)
+from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE, SNorm, score_candidates, select
 
 SearchMethod = Literal["exact", "ivf", "hnsw"]
 
@@ -50,12 +43,6 @@ class PairingResult:
     @property
     def valid(self) -> np.ndarray:
         return self.index >= 0
-
-
-def _unit(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float32)
-    norm = np.linalg.norm(a, axis=1, keepdims=True)
-    return np.divide(a, norm, out=np.zeros_like(a), where=norm > 1e-12)
 
 
 def search(
@@ -106,7 +93,7 @@ def pair_arrays(
     if music_va.shape != (len(X), 2) or image_va.shape != (len(Y), 2):
         raise ValueError(f"V–A arrays must be (N, 2) and (M, 2); got {music_va.shape}, {image_va.shape} for N={len(X)}, M={len(Y)}")
     if normalise:
-        X, Y = _unit(X), _unit(Y)
+        X, Y = unit_rows(X, np.float32), unit_rows(Y, np.float32)
     t0 = time.perf_counter()
     top = search(X, Y, top_k, method=method, temperature=temperature if (full_softmax and method == "exact") else None,
                  memory_budget=memory_budget, seed=seed, threads=threads, progress=progress, checkpoint=checkpoint)

@@ -24,10 +24,11 @@ import numpy as np
 
 from emoalign.data.base import split_music_images
 from emoalign.data.spec import parse_source_spec
-from emoalign.store.featurize import Featurizer, Resolved, featurize_records, standardise_items
-from emoalign.store.items import ItemSet
+from emoalign.numeric import unit_rows
 from emoalign.retrieve.match import ADAPTER_DIR
+from emoalign.store.featurize import Featurizer, Resolved, featurize_records, standardise_items
 from emoalign.store.index import IVF_THRESHOLD, ItemMeta, VectorIndex
+from emoalign.store.items import ItemSet
 from emoalign.types import Record
 
 ADAPTER_FILES = ("config.json", "weights.npz", "history.json", "data.json")
@@ -72,9 +73,7 @@ def _index_vectors(items: ItemSet, side: str, resolved: Resolved, adapter) -> np
     items = standardise_items(items, side, resolved)
     if adapter is not None:
         return adapter.transform(items, role="item", modality=side)
-    v = items.vectors.astype(np.float64)
-    n = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.divide(v, n, out=np.zeros_like(v), where=n > 1e-12).astype(np.float32)
+    return unit_rows(items.vectors, np.float64).astype(np.float32)
 
 
 def _metas(items: ItemSet, side: str) -> list[ItemMeta]:

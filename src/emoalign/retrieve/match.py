@@ -35,8 +35,9 @@ import numpy as np
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
 from emoalign.errors import QueryError
-from emoalign.store.featurize import Resolved, featurize_query
+from emoalign.numeric import unit_rows
 from emoalign.pair.score import PAPER_ALPHA, PAPER_TEMPERATURE, combine, emotional_scores, semantic_scores
+from emoalign.store.featurize import Resolved, featurize_query
 from emoalign.store.index import EmptyIndexError, VectorIndex
 
 ADAPTER_DIR = "adapter"
@@ -120,9 +121,7 @@ class Matcher:
     def query_vector(self, side: str, items) -> np.ndarray:
         if self.adapter is not None:
             return self.adapter.transform(items, role="query", modality=side)
-        v = items.vectors.astype(np.float64)
-        n = np.linalg.norm(v, axis=1, keepdims=True)
-        return np.divide(v, n, out=np.zeros_like(v), where=n > 1e-12).astype(np.float32)
+        return unit_rows(items.vectors, np.float64).astype(np.float32)
 
     def normalise_emotion(self, emotion: str, target: str) -> str:
         tax_name = self.resolved.image_taxonomy if target == "image" else self.resolved.music_taxonomy

@@ -37,17 +37,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Optional, Sequence
 
-from pydantic import BaseModel, Field
-
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 
 from emoalign import __version__
+from emoalign.encode.registry import DEFAULTS
 from emoalign.errors import DecodeError
 from emoalign.media.decode import sniff_mime
-from emoalign.encode.registry import DEFAULTS
 from emoalign.serve import locks
 from emoalign.serve.limits import BodyLimit
 from emoalign.serve.media import MediaNotFound
@@ -260,7 +259,9 @@ def create_app(
     def match_endpoint(
         file: Annotated[UploadFile, File(description="An image (finds music) or a music clip (finds images).")],
         top: Annotated[int, Form(ge=1, le=cfg.max_top, description="How many matches.")] = 10,
-        alpha: Annotated[Optional[float], Form(ge=0.0, le=1.0, description="Weight of the semantic score against the emotional one (index default if absent).")] = None,
+        alpha: Annotated[
+            Optional[float], Form(ge=0.0, le=1.0, description="Weight of the semantic score against the emotional one (index default if absent).")
+        ] = None,
         emotion: Annotated[Optional[str], Form(max_length=64, description="Only items with this emotion label.")] = None,
     ) -> dict[str, Any]:
         m = app.state.matcher

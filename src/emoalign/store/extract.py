@@ -35,14 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from emoalign.store.features import (
-    FeatureRow,
-    FeatureTable,
-    WriterLock,
-    append_quarantine,
-    read_quarantine,
-    repair_quarantine,
-)
+from emoalign.progress import progress_bar
+from emoalign.store.features import FeatureRow, FeatureTable, WriterLock, append_quarantine, read_quarantine, repair_quarantine
 from emoalign.store.worker import EncoderActor, EncoderLoadError, encode_batch, setup_worker
 from emoalign.types import Affect, Record
 
@@ -127,7 +121,7 @@ def feature_key(content: str, encoder: str, version: str) -> str:
     """The cache key of (content, encoder's store name — its configured identity —, version).
 
     >>> feature_key("ab" * 32, "text-use", "1")[:12]
-    'b09ac8b9d6f1'
+    'dc5e8155dcb8'
     """
     return hashlib.sha256(f"{content}\0{encoder}\0{version}".encode()).hexdigest()
 
@@ -188,7 +182,9 @@ def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, options: dic
                 fut.cancel()
 
 
-def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, options: dict, workers: int | None, address: str | None, summary: ExtractSummary) -> Iterator[tuple[list[_Task], list[tuple]]]:
+def _run_ray(
+    batches: Iterator[list[_Task]], name: str, spec: str, options: dict, workers: int | None, address: str | None, summary: ExtractSummary
+) -> Iterator[tuple[list[_Task], list[tuple]]]:
     try:
         import ray
     except ImportError:
@@ -419,6 +415,4 @@ def _clean_temp_files(folder: Path) -> None:
 
 
 def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="item", disable=not enabled, smoothing=0.1, mininterval=0.5)
+    return progress_bar(total=total, desc=desc, unit="item", enabled=enabled)

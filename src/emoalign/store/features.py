@@ -12,10 +12,14 @@ temporary file in the same folder, fsynced and renamed into place (`os.replace`)
 never sees half a shard. If an id appears in several shards (its file changed, or a compaction
 was interrupted) the row from the newest shard wins.
 
->>> table = FeatureTable("out/features-demo")  # doctest: +SKIP
->>> emb = table.vectors(["clip-1", "clip-2"], encoder="music-acoustic")  # doctest: +SKIP
->>> emb.space, emb.vectors.shape  # doctest: +SKIP
-('music-acoustic/v1', (2, 88))
+>>> import numpy as np
+>>> table = FeatureTable("features-demo")
+>>> rows = [FeatureRow(key=f"k{i}", content=f"c{i}", id=f"clip-{i}", encoder="demo", encoder_version="1",
+...                    space="demo-v1", vector=np.full(4, i, np.float32)) for i in (1, 2)]
+>>> shard = table.append("demo", rows)
+>>> emb = table.vectors(["clip-2", "clip-1"], encoder="demo")
+>>> emb.space, emb.vectors.shape, emb.ids
+('demo-v1', (2, 4), ('clip-2', 'clip-1'))
 """
 
 from __future__ import annotations
@@ -218,11 +222,13 @@ def store_name(encoder: str) -> str:
 class FeatureTable:
     """Read (and append to) a feature folder. Cheap to create; shards are read on first use.
 
-    >>> table = FeatureTable("out/feats")  # doctest: +SKIP
-    >>> table.encoders()  # doctest: +SKIP
-    ['music-acoustic']
-    >>> len(table.keys("music-acoustic"))  # doctest: +SKIP
-    2000
+    >>> import numpy as np
+    >>> table = FeatureTable("features-demo")
+    >>> rows = [FeatureRow(key=f"k{i}", content=f"c{i}", id=f"clip-{i}", encoder="demo", encoder_version="1",
+    ...                    space="demo-v1", vector=np.full(4, i, np.float32)) for i in (1, 2)]
+    >>> shard = table.append("demo", rows)
+    >>> table.encoders(), sorted(table.keys("demo")), shard.suffix
+    (['demo'], ['k1', 'k2'], '.parquet')
     """
 
     def __init__(self, folder: str | Path) -> None:
@@ -379,7 +385,10 @@ class FeatureTable:
 
         Refuses to mix vector spaces and names items whose encoder made no vector.
 
-        >>> emb = FeatureTable("out/feats").vectors(["a", "b"])  # doctest: +SKIP
+        >>> FeatureTable("empty").vectors(["a"])
+        Traceback (most recent call last):
+        ...
+        KeyError: 'empty: no features stored yet'
         """
         t = self.rows(ids, keys=keys, encoder=encoder)
         spaces = set(t.column("space").to_pylist())
