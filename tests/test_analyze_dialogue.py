@@ -97,7 +97,9 @@ def test_context_changes_results(fixture_rows):
 def test_empty_text_fails_alone(fixture_rows, tmp_path):
     rows = [list(r) for r in fixture_rows[:5]]
     rows[2][3] = "   "
-    out = _json_rows(_run("--dialogue", str(_write(tmp_path / "d.csv", rows)), "--json"))
+    res = _run("--dialogue", str(_write(tmp_path / "d.csv", rows)), "--json")
+    assert res.exit_code == 1 and "1 of 5 inputs failed" in res.stderr  # every row printed; the status says one failed
+    out = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
     assert [r["error"] is None for r in out] == [True, True, False, True, True]
     assert rows[2][0] in out[2]["error"] and "empty text" in out[2]["error"]
 

@@ -46,7 +46,8 @@ def _featurizer_options(f, backend_default: str = "auto"):
 
 
 def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
+    # the library speaks of keyword arguments; on the command line they are options
+    return click.ClickException(str(exc).replace("overwrite=True", "--overwrite"))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -224,17 +224,23 @@ class CSVSource(_LabelMixin, Source):
         return names.pop() if len(names) == 1 else None
 
     def _rows(self) -> Iterator[tuple[int, dict[str, str]]]:
-        with open(self.root, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                yield reader.line_num, {k.strip().lower(): (v or "") for k, v in row.items() if k is not None}
+        try:
+            with open(self.root, newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                for row in reader:
+                    yield reader.line_num, {k.strip().lower(): (v or "") for k, v in row.items() if k is not None}
+        except UnicodeDecodeError:
+            raise _not_utf8(self.root) from None
 
     def records(self, split: str | None = None) -> Iterator[Record]:
         return self._count(self._records(split))
 
     def _records(self, split: str | None) -> Iterator[Record]:
-        with open(self.root, newline="", encoding="utf-8-sig") as fh:
-            header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
+        try:
+            with open(self.root, newline="", encoding="utf-8-sig") as fh:
+                header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
+        except UnicodeDecodeError:
+            raise _not_utf8(self.root) from None
         if "label" not in header or not ({"path", "text"} & header):
             self.problem(self.root, f"malformed file: needs a 'label' column and a 'path' or 'text' column (has {sorted(header)})")
             return
@@ -313,6 +319,18 @@ class CSVSource(_LabelMixin, Source):
             arousal=self._va(row.get("arousal", ""), "arousal"), split=split,
             group=row.get("group", "").strip() or None, meta=meta,
         )
+
+
+def _not_utf8(path: Path) -> BadInputError:
+    """The error for a CSV that is not UTF-8, naming the first offending line (no adapter can skip it)."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8-sig")
+        where = ""
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        where = f":{line}"
+    return BadInputError(f"{path}{where}: not UTF-8 text (another encoding, e.g. Latin-1?); save the file as UTF-8 and retry")
 
 
 __all__ = ["CSVSource", "FolderSource", "USER_TAXONOMY"]

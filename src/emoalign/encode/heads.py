@@ -132,8 +132,11 @@ def save_head_arrays(path: str | Path, kind: str, meta: dict, **arrays: np.ndarr
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = json.dumps({"kind": kind, "format": 1, "meta": meta}, ensure_ascii=False)
-    with open(path, "wb") as fh:  # np.savez on a handle keeps the exact file name (no .npz appended)
-        np.savez(fh, header=np.array(header), **arrays)
+    from emoalign.outputs import write_atomic
+
+    # Atomic (temp file + rename): a stopped run never leaves half a head. np.savez on a handle
+    # keeps the exact file name (no .npz appended).
+    write_atomic(path, lambda fh: np.savez(fh, header=np.array(header), **arrays))
     return path
 
 

@@ -198,8 +198,7 @@ def export_onnx(path: Path | None = None) -> Path:
             dynamic_axes={"image": {0: "n"}, "embedding": {0: "n"}, "logits": {0: "n"}},
             opset_version=17, dynamo=False,
         )
-    import onnxruntime as ort
-
+    ort = onnxruntime()
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     got = session.run(None, {"image": sample.numpy()})
     with torch.no_grad():
@@ -210,6 +209,15 @@ def export_onnx(path: Path | None = None) -> Path:
         raise RuntimeError(f"exported ONNX differs from torch by {err:.2e}; not caching it")
     os.replace(tmp, path)
     return path
+
+
+def onnxruntime():
+    """The onnxruntime module, with its telemetry events switched off (Windows ETW; a no-op elsewhere)."""
+    import onnxruntime as ort
+
+    if hasattr(ort, "disable_telemetry_events"):
+        ort.disable_telemetry_events()
+    return ort
 
 
 class EfficientNetLite0:
@@ -242,8 +250,7 @@ class EfficientNetLite0:
         self._torch = _torch_model()
 
     def _init_onnx(self) -> None:
-        import onnxruntime as ort
-
+        ort = onnxruntime()
         path = onnx_path()
         if not path.is_file():
             export_onnx(path)

@@ -377,11 +377,15 @@ class EgemapsSpeechEncoder(Encoder):
 
     def extract_many(self, inputs: Sequence[Input]) -> list[np.ndarray | str]:
         """Feature vectors, or an error message per input that failed."""
+        from emoalign.interrupts import check as check_interrupt
+
         out: list[np.ndarray | str] = []
         for item in inputs:
+            check_interrupt()  # between clips: a Ctrl-C during openSMILE's callback is honoured here
             try:
                 out.append(self.extract(item))
             except (DecodeError, ValueError, OSError) as exc:
+                check_interrupt()  # an error while stopping is the stop's doing: never a bad input
                 out.append(f"{type(exc).__name__}: {exc}")
         return out
 

@@ -225,8 +225,11 @@ def train_head(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     head.save(out / "head.npz")
+    from emoalign.outputs import write_atomic
+
     model = {"config": asdict(cfg), **{k: v for k, v in meta.items()}, "labels": list(labels)}
-    (out / "model.json").write_text(json.dumps(model, indent=2, ensure_ascii=False))
+    data = json.dumps(model, indent=2, ensure_ascii=False).encode("utf-8")
+    write_atomic(out / "model.json", lambda fh: fh.write(data))  # last: the model is complete
     return out
 
 

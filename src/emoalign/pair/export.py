@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -184,20 +185,32 @@ def hf_features():
 
 def write_hf(
     examples: Sequence[Example], media: PreparedMedia, out_dir: str | Path, *, splits: Sequence[str] = ("train", "test"),
-    progress: bool = False,
+    progress: bool = False, overwrite: bool = False,
 ) -> Path:
     """Write a ``DatasetDict`` (one dataset per split) with ``save_to_disk``; returns its folder.
 
     Rows are written to Arrow in batches (memory stays bounded); the split's fingerprint is a
-    hash of its content, so repeated runs give identical ``state.json`` files.
+    hash of its content, so repeated runs give identical ``state.json`` files. The dataset is
+    saved to a hidden sibling folder and renamed into place; an existing ``out_dir`` is refused
+    unless ``overwrite``, and even then only a saved ``DatasetDict`` is replaced.
     """
+    import uuid
+
     import datasets
     import pyarrow as pa
     from datasets.table import MemoryMappedTable
 
+    from emoalign.outputs import OutputExistsError
+
     out_dir = Path(out_dir)
-    tmp = out_dir.parent / (out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    if out_dir.exists():
+        if not overwrite:
+            raise OutputExistsError(f"{out_dir} already exists; pass overwrite=True to replace it")
+        if not (out_dir / "dataset_dict.json").is_file():
+            raise OutputExistsError(f"{out_dir} exists and is not a saved DatasetDict; refusing to delete it")
+    run = uuid.uuid4().hex[:12]
+    tmp = out_dir.parent / f".{out_dir.name}.{run}.rows"
+    saved = out_dir.parent / f".{out_dir.name}.{run}.saved"
     tmp.mkdir(parents=True)
     features = hf_features()
     schema = features.arrow_schema
@@ -216,19 +229,25 @@ def write_hf(
             table = MemoryMappedTable.from_file(str(path))
             info = datasets.DatasetInfo(features=features, description="emoalign matching set (EMID-Emotion-Matching recipe)")
             parts[split] = datasets.Dataset(table, info=info, split=datasets.NamedSplit(split), fingerprint=digest.hexdigest()[:16])
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
         was_enabled = datasets.is_progress_bar_enabled()
         if not progress:
             datasets.disable_progress_bars()
         try:
-            datasets.DatasetDict(parts).save_to_disk(str(out_dir))
+            datasets.DatasetDict(parts).save_to_disk(str(saved))
         finally:
             if was_enabled:
                 datasets.enable_progress_bars()
         del parts, table
+        if out_dir.exists():  # overwrite=True and a DatasetDict (checked above): swap, then drop the old one
+            old = out_dir.parent / f".{out_dir.name}.{run}.old"
+            os.replace(out_dir, old)
+            os.replace(saved, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(saved, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(saved, ignore_errors=True)
     return out_dir
 
 

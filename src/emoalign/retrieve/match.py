@@ -97,6 +97,9 @@ class Matcher:
     def __init__(self, index: str | Path | VectorIndex, *, mmap: bool = False) -> None:
         self.index = index if isinstance(index, VectorIndex) else VectorIndex.open(index, mmap=mmap)
         info = self.index.info
+        if info.get("complete") is False:
+            raise QueryError(f"{self.index.folder}: the `emoalign index build` that wrote this index was stopped before "
+                             "its items were added; run the same command again to finish it")
         if "featurizer" not in info:
             raise QueryError(f"{self.index.folder}: this index does not say how its items were embedded (not built by `emoalign index build`)")
         self.resolved = Resolved.from_dict(info["featurizer"])
@@ -129,6 +132,11 @@ class Matcher:
         try:
             return tax.label(emotion).name
         except (UnknownLabelError, KeyError):
+            # "calm" for "calm/relaxing/serene": a label is also known by each of its slash-separated names
+            word = emotion.strip().lower()
+            hits = [n for n in tax.names if word in (part.strip().lower() for part in n.split("/"))]
+            if len(hits) == 1:
+                return hits[0]
             raise QueryError(f"unknown emotion {emotion!r} for {target} items ({tax.name}: {', '.join(tax.names)})") from None
 
     def match(

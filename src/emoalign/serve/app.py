@@ -48,10 +48,20 @@ from emoalign.encode.registry import DEFAULTS
 from emoalign.errors import DecodeError
 from emoalign.media.decode import sniff_mime
 from emoalign.serve import locks
+from emoalign.serve.hygiene import HostAllowList, release_memory
 from emoalign.serve.limits import BodyLimit
 from emoalign.serve.media import MediaNotFound
 from emoalign.serve.schemas import AnalyzeBatch, AnalyzeResult, DialogueIn, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
-from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, tidy_message
+from emoalign.serve.uploads import (
+    UploadError,
+    check_decodes,
+    check_modality,
+    check_size,
+    clean_name,
+    kind_of,
+    plain_words,
+    tidy_message,
+)
 from emoalign.serve.warmup import warm_up
 
 log = logging.getLogger("emoalign.serve")
@@ -76,6 +86,11 @@ class ServeConfig:
     max_top: int = 50
     #: Most files in one batch request (/api/analyze/speech).
     max_batch: int = 200
+    #: Seconds a request body may take to arrive (408 after it).
+    body_timeout: float = 60.0
+    #: Host names the service answers to (400 for others: DNS rebinding). None: no check — what
+    #: in-process use and tests want; ``emoalign serve`` passes loopback names (and --allowed-host).
+    allowed_hosts: Optional[tuple[str, ...]] = None
 
 
 class Modality(str, Enum):
@@ -140,7 +155,9 @@ def create_app(
     app.state.encoders = loaded
     app.state.unavailable = unavailable
     # Upload limit plus room for the multipart envelope and the small form fields.
-    app.add_middleware(BodyLimit, max_bytes=cfg.max_upload_bytes + 64 * 1024)
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_upload_bytes + 64 * 1024, body_timeout=cfg.body_timeout)
+    if cfg.allowed_hosts is not None:
+        app.add_middleware(HostAllowList, hosts=cfg.allowed_hosts)  # outermost: checked first
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -159,7 +176,7 @@ def create_app(
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError):
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        return JSONResponse({"detail": plain_words(str(exc))}, status_code=exc.status)
 
     # ---------------------------------------------------------------------------------- API
     class TextIn(BaseModel):
@@ -173,6 +190,12 @@ def create_app(
         file: Annotated[UploadFile, File(description="An image, audio or video file; its type is read from the content, not the name.")],
         modality: Annotated[Modality, Form(description="Force a modality; `auto` detects it from the content.")] = Modality.auto,
     ) -> dict[str, Any]:
+        try:
+            return _analyze_upload(file, modality)
+        finally:
+            release_memory()  # decoded media are large: give their pages back to the system
+
+    def _analyze_upload(file: UploadFile, modality: Modality) -> dict[str, Any]:
         from emoalign.encode.analyze import analyze, detect_modality
 
         data = _read_upload(file, cfg.max_upload_bytes)
@@ -226,7 +249,10 @@ def create_app(
         names = [clean_name(f.filename) for f in files]
         _require_encoder(DEFAULTS["speech"])
         ids = None if speakers is None else [s.strip() or None for s in speakers]
-        rows = analyze(datas, modality="speech", names=names, speaker_ids=ids)
+        try:
+            rows = analyze(datas, modality="speech", names=names, speaker_ids=ids)
+        finally:
+            release_memory()  # decoded media are large: give their pages back to the system
         for row, data, name in zip(rows, datas, names):
             if row["error"]:
                 row["error"] = _named(row["error"], data, name)
@@ -235,8 +261,8 @@ def create_app(
     @app.post("/api/analyze/dialogue", response_model=AnalyzeBatch, responses=_ERRORS, tags=["analysis"],
               summary="The emotion of each turn of one or more dialogues, read in context")
     def analyze_dialogue_endpoint(body: DialogueIn) -> dict[str, Any]:
-        from emoalign.errors import BadInputError
         from emoalign.data.dialogue_csv import parse_dialogue_rows
+        from emoalign.errors import BadInputError
         from emoalign.encode.dialogue import analyze_dialogue
 
         _require_encoder(DEFAULTS["text"])
@@ -261,12 +287,15 @@ def create_app(
         m = app.state.matcher
         if m is None:
             raise UploadError(503, "no index is loaded: start the service with --index DIR (or without it, to use the example index)")
-        data = _read_upload(file, cfg.max_upload_bytes)
-        kind = kind_of(data, ("image", "audio"), purpose="matching")
-        check_decodes(data, kind, clean_name(file.filename))
-        for name in m.encoders:
-            _require_encoder(name)
-        return m.match(data, kind=kind, name=clean_name(file.filename), top=top, alpha=alpha, emotion=emotion or None)
+        try:
+            data = _read_upload(file, cfg.max_upload_bytes)
+            kind = kind_of(data, ("image", "audio"), purpose="matching")
+            check_decodes(data, kind, clean_name(file.filename))
+            for name in m.encoders:
+                _require_encoder(name)
+            return m.match(data, kind=kind, name=clean_name(file.filename), top=top, alpha=alpha, emotion=emotion or None)
+        finally:
+            release_memory()
 
     @app.get("/api/media/{path:path}", tags=["matching"], summary="The file of an index item",
              responses={200: {"content": {"image/*": {}, "audio/*": {}}}, 404: {"model": Problem}, 422: {"model": Problem}})
@@ -306,7 +335,7 @@ def create_app(
     def health_endpoint() -> dict[str, Any]:
         m = app.state.matcher
         return {"status": "ok", "version": __version__, "encoders": list(loaded),
-                "index": None if m is None else m.describe(), "limits": asdict(cfg),
+                "index": None if m is None else m.describe(), "limits": {k: int(v) for k, v in asdict(cfg).items() if isinstance(v, (int, float))},
                 "locks": {name: dict(v) for name, v in list(locks.STATS.items())}}
 
     @app.get("/api/version", response_model=Version, tags=["service"], summary="Name and version")
