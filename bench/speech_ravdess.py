@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# speech-egemaps: actor-grouped CV on RAVDESS actors 01–20, and the encoder end to end",
         "",
-        f"Command: `python bench/speech_ravdess.py --data {args.data}` (the CV figures are those written by "
+        f"Command: `python bench/speech_ravdess.py --data {args.data}{f' --cache {args.cache}' if args.cache else ''}` "
+        "(the CV figures are those written by "
         "`python bench/train_speech_head.py --data ... --cache ...`, which chose and fitted the heads)  ",
         f"Machine: {os.cpu_count()}-core CPU ({platform.machine()}), load average at start {load_at_start:.1f}"
         + (" (shared with other jobs)" if load_at_start > 1.5 else "") + f"; Python {platform.python_version()}; "
