@@ -58,12 +58,10 @@ def metrics(truth, pred) -> dict:
 
 def egemaps_only(data: str, test_actors: set[int], tune_actors: set[int], cache: str) -> tuple[dict, float]:
     """eGeMAPS-only LR: C by actor-grouped CV on the tune actors, fitted there, scored on the test actors."""
-    from speech_features import load_features
+    from speech_features import DEFAULT_CACHE, load_features
     from train_speech_head import grouped_cv
 
     from emoalign.encode.speech import fit_speech_head
-
-    from speech_features import DEFAULT_CACHE
 
     F = load_features(data, cache or DEFAULT_CACHE, verbose=False)
     tune, test = F.select(tune_actors), F.select(test_actors)

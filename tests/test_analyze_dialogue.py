@@ -14,9 +14,9 @@ from click.testing import CliRunner  # noqa: E402
 
 from emoalign.cli import cli  # noqa: E402
 from emoalign.data import open_source  # noqa: E402
-from emoalign.errors import BadInputError  # noqa: E402
 from emoalign.data.dialogue_csv import DialogueTurn, read_dialogue_csv  # noqa: E402
 from emoalign.encode.dialogue import analyze_dialogue  # noqa: E402
+from emoalign.errors import BadInputError  # noqa: E402
 
 
 def _write(path: Path, rows: list[list[str]], header=("id", "dialogue", "speaker", "text")) -> Path:
@@ -115,7 +115,7 @@ def test_missing_column_names_the_file_and_the_column(tmp_path, header, missing)
     path = _write(tmp_path / "bad.csv", [["x", "y"]], header=header)
     res = _run("--dialogue", str(path), "--json")
     assert res.exit_code != 0
-    assert str(path) in res.output and f"missing column" in res.output and missing in res.output
+    assert str(path) in res.output and "missing column" in res.output and missing in res.output
 
 
 def test_empty_file_and_empty_dialogue(tmp_path):

@@ -14,10 +14,10 @@ pytest.importorskip("opensmile")
 from click.testing import CliRunner  # noqa: E402
 
 from emoalign.cli import cli  # noqa: E402
-from emoalign.errors import BadInputError  # noqa: E402
-from emoalign.media.synth import synth_clip, write_clip  # noqa: E402
 from emoalign.data.speakers import read_speakers_csv, speaker_ids  # noqa: E402
 from emoalign.encode.registry import get_encoder  # noqa: E402
+from emoalign.errors import BadInputError  # noqa: E402
+from emoalign.media.synth import synth_clip, write_clip  # noqa: E402
 
 
 @pytest.fixture(scope="module")

