@@ -87,3 +87,18 @@ def test_loggers_hang_under_the_library_logger_and_set_verbosity_shows_them(caps
     finally:
         root.setLevel(before_level)
         root.handlers[:] = before_handlers
+
+
+def test_extraction_follows_the_switch_when_not_told(tmp_path, capsys):
+    from emoalign.media.synth import synth_clip, write_clip
+    from emoalign.store import extract
+    from emoalign.types import Record
+
+    paths = [write_clip(tmp_path / f"c{k}.wav", synth_clip(0.4 * k - 0.2, 0.1, seconds=1.2, seed=k)) for k in range(2)]
+    records = [Record(id=p.stem, modality="music", source="demo", path=str(p)) for p in paths]
+    progress.disable_progress_bars()
+    assert extract(records[:1], "music-acoustic", tmp_path / "feats", workers=1).computed == 1
+    assert "extract" not in capsys.readouterr().err
+    progress.enable_progress_bars()
+    assert extract(records, "music-acoustic", tmp_path / "feats", workers=1).computed == 1
+    assert "extract music-acoustic" in capsys.readouterr().err  # one new clip: a bar for it

@@ -22,9 +22,11 @@ Labels: ``emotiontalk7`` (multimodal), ``emotiontalk7/text|audio|video`` (per mo
 continuous value is ``meta["sentiment"]`` and ``valence = sentiment / 2``).
 
 >>> from emoalign.data import open_source
->>> src = open_source("emotiontalk", "shared/data/emotiontalk")  # doctest: +SKIP
->>> r = next(src.records(split="test"))  # doctest: +SKIP
->>> r.labels["emotiontalk7"], r.text  # doctest: +SKIP
+>>> from emoalign.data.fixtures import emotiontalk
+>>> src = open_source("emotiontalk", emotiontalk.make("fixtures")["emotiontalk"])  # a small copy of the CSV layout
+>>> r = next(src.records(split="test"))
+>>> r.id, r.labels["emotiontalk7"], r.text
+('G00003_58_02_001', 'neutral', '这个东西放在桌子上就行了。')
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ from emoalign.affect import map_distribution, va_to_distribution
 from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
 from emoalign.encode.batching import decode_each
 from emoalign.media.decode import load_image
+from emoalign.numeric import softmax
 from emoalign.types import Affect
 
 SPACE = "efficientnet-lite0-imagenet"
@@ -354,7 +355,6 @@ class SceneImageEncoder(Encoder):
 
 def _top5(logits: np.ndarray) -> list[list[float]]:
     """[[ImageNet class index, probability], …] (indices of the standard 1000-class list)."""
-    p = np.exp(logits - logits.max())
-    p /= p.sum()
+    p = softmax(logits)
     idx = np.argsort(-p)[:5]
     return [[int(j), float(p[j])] for j in idx]

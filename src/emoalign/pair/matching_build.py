@@ -12,8 +12,10 @@ Output folder::
       summary.json        settings, counts per split, problems
 
 >>> from emoalign.data import open_source
->>> summary = build_matching_dir(open_source("emid", "EMID/"), "out/matching")  # doctest: +SKIP
->>> summary["counts"]["train"]["examples"]  # doctest: +SKIP
+>>> from emoalign.data.fixtures.emid import make
+>>> summary = build_matching_dir(open_source("emid", make("fixtures")["emid"]), "matching", hf=False)
+>>> summary["counts"]["train"]["examples"], summary["counts"]["clips_in_both_splits"]
+(126, 0)
 """
 
 from __future__ import annotations

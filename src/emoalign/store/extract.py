@@ -260,7 +260,7 @@ def extract(
     batch_size: int = 64,
     workers: int | None = None,
     engine: str = "local",
-    progress: bool = True,
+    progress: bool | None = None,
     retry_failed: bool = False,
     ray_address: str | None = None,
 ) -> ExtractSummary:
@@ -272,6 +272,7 @@ def extract(
     back with (the plain name for the default configuration).
 
     Returns an `ExtractSummary` (computed / reused / failed counts). Safe to interrupt and re-run.
+    ``progress=None`` follows `emoalign.progress` (a bar when stderr is a terminal, unless disabled).
 
     >>> s = extract(records, "music-acoustic", "out/feats", batch_size=64, workers=2)  # doctest: +SKIP
     >>> s.computed, s.reused, s.failed  # doctest: +SKIP
@@ -334,7 +335,7 @@ def _plan(records, table, encoder, version, text_input, retry_failed, summary, q
     tasks: dict[str, _Task] = {}
     aliases: list[tuple[Record, str, str]] = []
     new_failures = []
-    bar = _progress(len(records), f"hash {encoder}", progress and len(records) > 5000)
+    bar = _progress(len(records), f"hash {encoder}", progress if len(records) > 5000 else False)
     for n, r in enumerate(records):
         bar.update(1)
         if n % 256 == 0:
@@ -432,5 +433,5 @@ def _clean_temp_files(folder: Path) -> None:
                 p.unlink(missing_ok=True)
 
 
-def _progress(total: int, desc: str, enabled: bool):
+def _progress(total: int, desc: str, enabled: bool | None):
     return progress_bar(total=total, desc=desc, unit="item", enabled=enabled)
