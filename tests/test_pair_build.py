@@ -142,7 +142,7 @@ def test_collections_without_labels_use_the_offline_affect_encoders(tmp_path):
                   "--top-k", "3", "--keep", "2", "--workers", "1", "--no-progress")
     assert summary["semantic"]["backend"] == "xmodal"  # auto: no text but file names
     assert summary["affect"]["music"] == {"encoder:music-acoustic": 4}
-    assert summary["affect"]["images"] == {"encoder:image-scene": 4}
+    assert summary["affect"]["images"] == {"encoder:image-affect": 4}  # the default image backend
     assert summary["counts"]["pairs"] == 8
 
 
