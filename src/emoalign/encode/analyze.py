@@ -102,6 +102,9 @@ def analyze(
     backend: str | None = None,
     names: Sequence[str] | None = None,
     face_mode: str = "auto",
+    speaker_norm: str = "none",
+    speakers: str | Path | None = None,
+    speaker_ids: Sequence[str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Analyse files (paths or bytes) and texts; one result dict per input, in input order.
 
@@ -112,10 +115,28 @@ def analyze(
     read: 'crop' classifies each whole image as a face crop, 'detect' only detected faces, 'auto'
     detects and falls back to the whole image for crop-sized images. 'crop' and 'detect' also
     send images to the face encoder under ``modality="auto"``.
+
+    Speaker adaptation of speech (see `emoalign.data.speakers`): ``speaker_norm`` ``"folder"``
+    (files in one folder are one speaker) or ``"csv"`` with ``speakers`` (a ``path,speaker`` CSV),
+    or ``speaker_ids`` (one id per path, e.g. for uploaded bytes; None for a clip of unknown
+    speaker). Each speech clip is then normalised with the statistics of its speaker's clips in
+    this call; ``details["speaker_norm"]`` says whether it was (``"applied"``) or why not.
+
+    >>> rows = analyze(["alice/1.wav", "alice/2.wav"], modality="speech", speaker_norm="folder")  # doctest: +SKIP
     """
     if modality not in MODALITY_CHOICES:
         raise ValueError(f"modality must be one of {MODALITY_CHOICES}, got {modality!r}")
     check_face_mode(face_mode)
+    if speaker_ids is not None:
+        if speaker_norm != "none" or speakers is not None:
+            raise ValueError("give speaker_ids or speaker_norm/speakers, not both")
+        if len(speaker_ids) != len(paths):
+            raise ValueError(f"{len(speaker_ids)} speaker ids for {len(paths)} inputs")
+        spk_of: list[str | None] | None = list(speaker_ids)
+    else:
+        from emoalign.data.speakers import speaker_ids as group_speakers
+
+        spk_of = group_speakers(paths, speaker_norm, speakers)
     items: list[tuple[str, Input, str | None, str | None]] = []  # (name, input, modality, error)
     names = list(names) if names is not None else [describe_input(p) for p in paths]
     forced = encoder_class(split_encoder_ref(backend)[0]).modality if backend else None  # a ref may carry ?options
@@ -148,7 +169,13 @@ def analyze(
                 results[i]["error"] = f"encoder {name!r} unavailable: {exc}"
             continue
         inputs = [items[i][1] for i in idx]
-        if isinstance(encoder, FaceEncoder):
+        if spk_of is not None and m == "speech":
+            if not getattr(encoder, "supports_speaker_norm", False):
+                for i in idx:
+                    results[i]["error"] = f"encoder {name!r} has no speaker-normalised head (use speech-egemaps)"
+                continue
+            outs = encoder.encode(inputs, speaker_ids=[spk_of[i] for i in idx])
+        elif isinstance(encoder, FaceEncoder):
             outs = encoder.encode(inputs, face_mode=face_mode)
         elif m == "face" and face_mode != "auto":
             outs = [EncodeResult(error=f"encoder {name!r} has no face_mode {face_mode!r} (face-fer does)") for _ in idx]
