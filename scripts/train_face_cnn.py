@@ -43,7 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emoalign.data.fer2013 import FER7 as LABELS, load_fer_folder, stratified_split
+from emoalign.data.fer2013 import FER7 as LABELS
+from emoalign.data.fer2013 import load_fer_folder, stratified_split
 
 
 def build_model():
@@ -163,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     tr, va = stratified_split(labels, args.val_fraction, args.seed)
     split_file = args.out / "split.json"
     if not split_file.exists():
-        split_file.write_text(json.dumps({"seed": args.seed, "val_fraction": args.val_fraction, "n_unique": len(paths), "val": [paths[i] for i in va], "train": [paths[i] for i in tr]}))
+        split_file.write_text(json.dumps({"seed": args.seed, "val_fraction": args.val_fraction, "n_unique": len(paths),
+                                           "val": [paths[i] for i in va], "train": [paths[i] for i in tr]}))
     say(f"{len(paths)} unique faces; train {len(tr)}, val {len(va)}")
 
     torch.manual_seed(args.seed)
@@ -199,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         model.eval()
         dummy = torch.zeros(1, 1, 48, 48)
         args.export.parent.mkdir(parents=True, exist_ok=True)
-        torch.onnx.export(model, dummy, str(args.export), input_names=["pixels"], output_names=["logits"], dynamic_axes={"pixels": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
+        torch.onnx.export(model, dummy, str(args.export), input_names=["pixels"], output_names=["logits"],
+                          dynamic_axes={"pixels": {0: "n"}, "logits": {0: "n"}}, opset_version=17, dynamo=False)
         say(f"exported {args.export} ({args.export.stat().st_size} bytes)")
         return 0
 
@@ -226,9 +229,11 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"  epoch {epoch + 1} step {s + 1}/{steps_per_epoch} loss {total / seen:.4f} {time.time() - t0:.0f}s")
         probs = predict_tta(model, images[va])
         val_acc = float((probs.argmax(1) == labels[va]).mean())
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch, "val_acc": val_acc}, args.out / "last.tmp")
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(),
+                    "epoch": epoch, "val_acc": val_acc}, args.out / "last.tmp")
         (args.out / "last.tmp").replace(ckpt)  # atomic: a kill mid-write leaves the previous epoch
-        say(f"epoch {epoch + 1}/{args.epochs} loss {total / seen:.4f} train_acc {correct / seen:.4f} val_acc(flip-TTA) {val_acc:.4f} lr {sched.get_last_lr()[0]:.4f} {time.time() - t0:.0f}s")
+        say(f"epoch {epoch + 1}/{args.epochs} loss {total / seen:.4f} train_acc {correct / seen:.4f} "
+            f"val_acc(flip-TTA) {val_acc:.4f} lr {sched.get_last_lr()[0]:.4f} {time.time() - t0:.0f}s")
     say("done")
     return 0
 

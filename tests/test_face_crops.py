@@ -17,15 +17,10 @@ skimage_data = pytest.importorskip("skimage.data")
 from click.testing import CliRunner  # noqa: E402
 
 from emoalign.cli import cli  # noqa: E402
-from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 from emoalign.encode.analyze import analyze, image_modality  # noqa: E402
-from emoalign.encode.face import (  # noqa: E402
-    FER_LABELS,
-    CNNFaceEncoder,
-    FERFaceEncoder,
-    looks_like_face_crop,
-)
+from emoalign.encode.face import FER_LABELS, CNNFaceEncoder, FERFaceEncoder, looks_like_face_crop  # noqa: E402
 from emoalign.encode.registry import DEFAULTS, get_encoder  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 
 #: The astronaut's face in skimage's astronaut() photo (found by the Haar detector: test_encode_face).
 FACE_BOX = (177, 66, 95, 95)

@@ -120,9 +120,7 @@ class VideoEncoder(Encoder):
     @property
     def face_encoder(self) -> Encoder:
         if self._face is None:
-            from emoalign.encode.registry import get_encoder
-
-            from emoalign.encode.registry import DEFAULTS
+            from emoalign.encode.registry import DEFAULTS, get_encoder
 
             self._face = get_encoder(DEFAULTS["face"])
         return self._face
