@@ -64,7 +64,14 @@ def test_every_component_is_saved_and_consistent(built):
     for _, g in pairs.groupby("music_id"):
         assert (np.diff(g.sort_values("rank")["T"].to_numpy()) <= 1e-12).all()
     cands = pq.read_table(out / "candidates.parquet").to_pandas()
-    assert len(cands) == 8 * pairs["music_id"].nunique()
+    # default (α < 1): emotion-aware candidates — the semantic top-8 first, then the others
+    per_clip = cands.groupby("music_id")
+    assert (per_clip.size() >= 8).all()
+    for _, g in per_clip:
+        g = g.sort_values("candidate_rank")
+        assert set(g["candidate_origin"].iloc[:8]) <= {"semantic", "semantic+joint"}
+        assert set(g["candidate_origin"].iloc[8:]) <= {"joint", "scan"}
+        assert g["semantic_rank"].iloc[:8].tolist() == list(range(1, 9)) and g["semantic_rank"].iloc[8:].isna().all()
 
 
 def test_emid_affect_comes_from_ratings_and_tags(built, emid_root):
@@ -185,11 +192,52 @@ def test_text_bridge_pairs_captions_with_feelings(built, emid_root, tmp_path):
 def test_ann_search_gives_the_exact_picks_when_it_searches_everything(built, emid_root, tmp_path):
     out, summary = built
     # 28 images → IVF with a single list: the "approximate" search is exhaustive here
-    ann = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "ivf"),
-              "--semantic", "xmodal", "--top-k", "8", "--method", "ivf", "--features", str(out), "--workers", "1", "--no-progress")
+    common = ("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--semantic", "xmodal",
+              "--top-k", "8", "--features", str(out), "--workers", "1", "--no-progress")
+    ann = run(*common, "--out", str(tmp_path / "ivf"), "--method", "ivf")
     assert ann["search"]["search"]["method"] == "ivf"
+    assert ann["candidates"]["mode"] == "joint"  # auto with approximate search: no exhaustive scan
+    run(*common, "--out", str(tmp_path / "exact"), "--candidates", "joint")
     a = pq.read_table(tmp_path / "ivf" / "pairs.parquet").to_pandas()
-    e = pq.read_table(out / "pairs.parquet").to_pandas()
+    e = pq.read_table(tmp_path / "exact" / "pairs.parquet").to_pandas()
     assert list(zip(a.music_id, a.image_id)) == list(zip(e.music_id, e.image_id))
     assert a["S_softmax"].isna().all()  # the full softmax needs the exact pass; the rest is there
     np.testing.assert_allclose(a["T"], e["T"], rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidates: the paper's semantic top-K vs emotion-aware ones (emoalign.pair.candidates)
+# ---------------------------------------------------------------------------------------------
+def test_paper_candidates_stay_available_and_are_what_the_report_compares_with(built, emid_root, tmp_path):
+    out, summary = built
+    assert summary["candidates"]["mode"] == "global" and summary["candidates"]["exact_over_collection"]
+    paper = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "paper"),
+                "--semantic", "xmodal", "--top-k", "8", "--candidates", "semantic", "--features", str(out), "--workers", "1", "--no-progress")
+    assert paper["candidates"] == {"mode": "semantic", "top_k": 8, "per_clip_mean": 8.0}
+    cands = pq.read_table(tmp_path / "paper" / "candidates.parquet").to_pandas()
+    assert (cands.groupby("music_id").size() == 8).all() and "candidate_origin" not in cands
+    # the global run's "paper_candidates" row is exactly this run's result
+    for k, v in paper["comparison"]["emotion_aware"].items():
+        if k != "candidates":
+            assert summary["comparison"]["paper_candidates"][k] == pytest.approx(v), k
+    # over more candidates, each rank's T can only rise
+    p = pq.read_table(tmp_path / "paper" / "pairs.parquet").to_pandas().set_index(["music_id", "rank"])["T"]
+    g = pq.read_table(out / "pairs.parquet").to_pandas().set_index(["music_id", "rank"])["T"]
+    assert (g.loc[p.index] >= p - 1e-12).all() and (g.loc[p.index] > p + 1e-9).any()
+    assert summary["comparison"]["emotion_aware"]["mean_E"] >= summary["comparison"]["paper_candidates"]["mean_E"] - 1e-12
+
+
+def test_global_candidates_are_deterministic(built, emid_root, tmp_path):
+    out, _ = built
+    for name in ("a", "b"):
+        run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / name),
+            "--semantic", "xmodal", "--top-k", "8", "--features", str(out), "--workers", "1", "--no-progress")
+    for f in ("pairs.parquet", "pairs_semantic.parquet", "candidates.parquet", "records.parquet"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+        assert (tmp_path / "a" / f).read_bytes() == (out / f).read_bytes(), f
+
+
+def test_global_candidates_refuse_approximate_search(emid_root, tmp_path):
+    result = CliRunner().invoke(cli, ["pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}",
+                                      "--out", str(tmp_path / "x"), "--candidates", "global", "--method", "hnsw"])
+    assert result.exit_code != 0 and "needs method='exact'" in result.output

@@ -39,11 +39,14 @@ def pairs() -> None:
 @click.option("--top-k", default=10, show_default=True, type=click.IntRange(1), help="Candidates per clip (by semantic similarity).")
 @click.option("--keep", default=3, show_default=True, type=click.IntRange(1), help="Images kept per clip.")
 @click.option("--semantic", default="auto", show_default=True,
-              type=click.Choice(["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
+              type=click.Choice(["auto", "content", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed (ANN training).")
 @click.option("--temperature", default=0.05, show_default=True, type=click.FloatRange(min=1e-6), help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
 @click.option("--s-norm", default="relative", show_default=True, type=click.Choice(["relative", "topk", "softmax"]), help="How S is scaled next to E.")
 @click.option("--method", default="exact", show_default=True, type=click.Choice(["exact", "ivf", "hnsw"]), help="Candidate search.")
+@click.option("--candidates", "candidates", default="auto", show_default=True, type=click.Choice(["auto", "semantic", "joint", "global"]),
+              help="semantic: the paper's top-K by cosine; joint: ∪ top-K by α·cos + (1−α)·E; global: the best by T over all images "
+                   "(exact search); auto: semantic at α = 1, else global (joint with ivf/hnsw).")
 @click.option("--affect", default="auto", show_default=True, type=click.Choice(["auto", "encoder"]),
               help="auto: items' own ratings/labels where present, encoders otherwise.")
 @click.option("--nrc-vad", type=click.Path(exists=True, dir_okay=False), default=None, help="NRC-VAD lexicon file for label coordinates (as the paper).")
@@ -54,14 +57,14 @@ def pairs() -> None:
 @click.option("--full-softmax/--no-full-softmax", default=True, show_default=True, help="Also store the paper's S over all images.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic, seed, temperature, s_norm, method, affect,
+def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic, seed, temperature, s_norm, method, candidates, affect,
                     nrc_vad, features, workers, engine, memory_mb, full_softmax, progress, as_json) -> None:
     """Pair every clip of --music with its --keep best images of --images by T = αS + (1−α)E."""
     from emoalign.pair.build import PairsConfig, build_pairs
 
     try:
         config = PairsConfig(alpha=alpha, top_k=top_k, keep=keep, semantic=semantic, temperature=temperature, s_norm=s_norm,
-                             method=method, full_softmax=full_softmax, affect=affect, nrc_vad=nrc_vad, seed=seed,
+                             method=method, candidates=candidates, full_softmax=full_softmax, affect=affect, nrc_vad=nrc_vad, seed=seed,
                              memory_budget=memory_mb * 2**20, workers=workers, engine=engine, features=features)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -85,9 +88,16 @@ def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic,
     click.echo(f"semantic backend: {summary['semantic']['backend']} (space {summary['semantic']['space']}; {summary['semantic']['reason']})")
     click.echo(f"affect: music {summary['affect']['music']}, images {summary['affect']['images']}\n")
     keys = ["category_agreement", "valence_sign_agreement", "mean_va_distance", "mean_E", "mean_cos"]
-    print_table(["", *keys], [[f"α = 1 (semantic only)", *[cmp["semantic_only"].get(k) for k in keys]],
-                              [f"α = {alpha:g}", *[cmp["emotion_aware"].get(k) for k in keys]]])
-    click.echo(f"\npairs shared by both: {cmp['shared_pairs']:.1%}; plot: {Path(out_dir) / 'pairs_distributions.png'}")
+    rows = [["α = 1 (semantic only)", *[cmp["semantic_only"].get(k) for k in keys]]]
+    if "paper_candidates" in cmp:
+        rows.append([f"α = {alpha:g}, paper's top-{top_k} candidates", *[cmp["paper_candidates"].get(k) for k in keys]])
+    rows.append([f"α = {alpha:g}, {summary['candidates']['mode']} candidates", *[cmp["emotion_aware"].get(k) for k in keys]])
+    print_table(["", *keys], rows)
+    cands = summary["candidates"]
+    if "certified_share" in cands:
+        click.echo(f"\ncandidates: {cands['per_clip_mean']:g} per clip; picks provably the collection's best by T for "
+                   f"{cands['certified_share']:.1%} of clips" + (f", {cands['scanned_clips']} clip(s) scanned" if cands["scanned_clips"] else ""))
+    click.echo(f"\npairs shared with α = 1: {cmp['shared_pairs']:.1%}; plot: {Path(out_dir) / 'pairs_distributions.png'}")
     if summary["problems_total"]:
         click.echo(f"{summary['problems_total']} problem(s), e.g. {summary['problems'][0]} (all in summary.json)")
 

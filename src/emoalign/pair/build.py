@@ -9,9 +9,13 @@
    the taxonomy — Warriner norms by default, NRC-VAD as in the paper with ``nrc_vad=``); items with
    neither go through the offline affect encoders (``music-acoustic``, ``image-scene``), also via the
    store. ``affect="encoder"`` uses the encoders for everything.
-3. **Pairing** (`emoalign.pair.pairing.pair_arrays`): top-K by cosine, S, E, T, keep M — at the
-   chosen α and at α = 1.
-4. **Outputs** (`emoalign.pair.store` layout) and the α = 1 vs α comparison (`emoalign.pair.report`).
+3. **Pairing** (`emoalign.pair.pairing.pair_arrays`): candidates, S, E, T, keep M — at the chosen
+   α and at α = 1. Candidates (``candidates=``, `emoalign.pair.candidates`): ``semantic`` is the
+   paper's top-K by cosine; ``auto`` (default) makes them emotion-aware when α < 1 (``global``:
+   the picks are the best by T over the whole collection), and the paper's picks at α are kept
+   for the comparison.
+4. **Outputs** (`emoalign.pair.store` layout) and the comparison (`emoalign.pair.report`): α = 1
+   vs α, and with emotion-aware candidates also the paper's candidates at α.
 
 Emotion categories for the comparison live in one taxonomy (``category_taxonomy``, Mikels' 8): an
 image's tag as is; a clip's label (EMID: its genre letter's category) carried over with
@@ -70,6 +74,7 @@ class PairsConfig:
     temperature: float = PAPER_TEMPERATURE
     s_norm: str = "relative"
     method: str = "exact"
+    candidates: str = "auto"
     full_softmax: bool = True
     affect: str = "auto"
     music_affect_encoder: str = "music-acoustic"
@@ -95,6 +100,9 @@ class PairsConfig:
             raise ValueError(f"method must be exact, ivf or hnsw, got {self.method!r}")
         if self.engine not in ("local", "ray"):
             raise ValueError(f"engine must be 'local' or 'ray', got {self.engine!r}")
+        from emoalign.pair.candidates import resolve_mode
+
+        resolve_mode(self.candidates, alpha=self.alpha, method=self.method)  # raises on a bad mode or combination
         if self.s_norm == "softmax" and not (self.full_softmax and self.method == "exact"):
             raise ValueError("s_norm='softmax' needs full_softmax=True and method='exact'")
 
@@ -224,7 +232,7 @@ def build_pairs(
     t0 = time.perf_counter()
     result = pair_arrays(
         X, Y, music_va, image_va, alpha=config.alpha, top_k=config.top_k, keep=config.keep,
-        temperature=config.temperature, s_norm=config.s_norm, method=config.method,
+        temperature=config.temperature, s_norm=config.s_norm, method=config.method, candidates=config.candidates,
         full_softmax=config.full_softmax, memory_budget=config.memory_budget, seed=config.seed,
         progress=progress, checkpoint=out_dir / CHECKPOINT_DIR,
     )
@@ -244,7 +252,8 @@ def build_pairs(
     _write_candidates(out_dir / CANDIDATES_FILE, result, music_used, images_used, m_cat, i_cat, extra)
     _write_picks(out_dir / PAIRS_FILE, result.chosen, result, music_used, images_used, m_cat, i_cat, extra, config.alpha)
     _write_picks(out_dir / BASELINE_FILE, result.baseline, result, music_used, images_used, m_cat, i_cat, extra, 1.0)
-    plot_distributions(result, out_dir / PLOT_FILE, title=f"{backend.name}: semantic only vs α = {config.alpha:g} ({len(music_used)} clips)")
+    plot_distributions(result, out_dir / PLOT_FILE,
+                       title=f"{backend.name}, {result.candidates} candidates: semantic only vs α = {config.alpha:g} ({len(music_used)} clips)")
     timing["total_s"] = time.perf_counter() - t_start
 
     summary = {
@@ -266,6 +275,7 @@ def build_pairs(
             "candidates": int(result.valid.sum()),
         },
         "comparison": comparison,
+        "candidates": _candidates_summary(result),
         "search": _jsonable(result.stats),
         "extraction": extraction,
         "timing": {k: round(v, 3) for k, v in timing.items()},
@@ -274,8 +284,26 @@ def build_pairs(
         "files": [PAIRS_FILE, BASELINE_FILE, CANDIDATES_FILE, RECORDS_FILE, SUMMARY_FILE, PLOT_FILE],
     }
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)  # everything is written: blocks no longer needed
+    for ckpt in (CHECKPOINT_DIR, CHECKPOINT_DIR + "-joint"):  # everything is written: blocks no longer needed
+        shutil.rmtree(out_dir / ckpt, ignore_errors=True)
     return summary
+
+
+def _candidates_summary(result: PairingResult) -> dict:
+    """Which candidates were scored, where they came from, and how many clips' picks are provably the best."""
+    from emoalign.pair.candidates import ORIGINS
+
+    out: dict = {"mode": result.candidates, "top_k": result.top_k, "per_clip_mean": round(float(result.valid.sum(axis=1).mean()), 3)}
+    if result.origin is not None:
+        codes = result.origin[result.valid]
+        out["origins"] = {name: int((codes == code).sum()) for code, name in ORIGINS.items()}
+        picked = np.take_along_axis(result.origin, np.where(result.chosen >= 0, result.chosen, 0), axis=1)[result.chosen >= 0]
+        out["picks_by_origin"] = {name: int((picked == code).sum()) for code, name in ORIGINS.items()}
+    if result.certified is not None:
+        out["certified_share"] = round(float(result.certified.mean()), 4)
+        out["scanned_clips"] = int((~result.certified).sum()) if result.candidates == "global" else 0
+        out["exact_over_collection"] = result.candidates == "global" or bool(result.certified.all())
+    return out
 
 
 def _dedupe(records: list[Record], side: str, problems: list[str]) -> list[Record]:
@@ -357,13 +385,18 @@ def _rows_for(picks: np.ndarray, result: PairingResult, music, images, m_cat, i_
     cols = picks[rows_i, ranks]
     img = result.index[rows_i, cols]
     T = alpha * result.components["S"][rows_i, cols] + (1 - alpha) * result.components["E"][rows_i, cols]
+    from emoalign.pair.candidates import ORIGINS
+
     data: dict[str, list] = {
         "music_id": [music[i].id for i in rows_i],
         "image_id": [images[j].id for j in img],
         "rank": (ranks + 1).tolist(),
-        "semantic_rank": (cols + 1).tolist(),
+        # the candidate's place in the semantic top-K (None: an emotion-aware candidate from beyond it)
+        "semantic_rank": [int(c) + 1 if c < result.top_k else None for c in cols],
         "alpha": [alpha] * len(rows_i),
     }
+    if result.origin is not None:
+        data["candidate_origin"] = [ORIGINS[int(o)] for o in result.origin[rows_i, cols]]
     for name in COMPONENTS:
         values = result.components[name][rows_i, cols] if name != "T" else T
         data[name] = [None if not np.isfinite(v) else float(v) for v in values]
@@ -390,7 +423,8 @@ def _write_candidates(path: Path, result: PairingResult, music, images, m_cat, i
     all_cols[~result.valid] = -1
     data = _rows_for(all_cols, result, music, images, m_cat, i_cat, extra, result.alpha)
     data.pop("rank")
-    data["candidate_rank"] = data.pop("semantic_rank")
+    rows_i, cols = np.nonzero(all_cols >= 0)
+    data["candidate_rank"] = (cols + 1).tolist()  # column in the candidate list (the semantic top-K first)
     pq.write_table(pa.table(data), path)
 
 

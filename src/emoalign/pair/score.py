@@ -82,13 +82,16 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
 
 
 def semantic_scores(
-    cos: np.ndarray, temperature: float = PAPER_TEMPERATURE, log_norm: np.ndarray | None = None
+    cos: np.ndarray, temperature: float = PAPER_TEMPERATURE, log_norm: np.ndarray | None = None,
+    topk_columns: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every normalisation of the semantic score for (n, K) candidate cosines.
 
     ``log_norm`` is each row's log Σ_j exp(cos_j/τ) over *all* images (from `exact_topk` with
     ``temperature=``); without it ``S_softmax`` is NaN (unknown), the others are exact.
-    Candidates that do not exist (cos = −inf, fewer than K images) score 0.
+    Candidates that do not exist (cos = −inf, fewer than K images) score 0. ``topk_columns``:
+    ``S_topk`` renormalises over the first that many columns only (the semantic top-K, when
+    emotion-aware candidates follow them), so it means the same whatever else is a candidate.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -99,7 +102,7 @@ def semantic_scores(
     row_max = np.max(z, axis=1, keepdims=True)
     row_max = np.where(np.isfinite(row_max), row_max, 0.0)
     rel = np.exp(z - row_max)  # −inf → 0
-    topk = rel / np.maximum(rel.sum(axis=1, keepdims=True), 1e-300)
+    topk = rel / np.maximum(rel[:, :topk_columns].sum(axis=1, keepdims=True), 1e-300)
     if log_norm is None:
         full = np.full_like(cos, np.nan)
     else:
@@ -164,13 +167,17 @@ def score_candidates(
     temperature: float = PAPER_TEMPERATURE,
     s_norm: SNorm = "relative",
     log_norm: np.ndarray | None = None,
+    topk_columns: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """All components for (n, K) candidates: cos, S_rel, S_topk, S_softmax, S (the one used), E_cos, E, va_dist, T."""
+    """All components for (n, K) candidates: cos, S_rel, S_topk, S_softmax, S (the one used), E_cos, E, va_dist, T.
+
+    ``topk_columns``: see `semantic_scores`.
+    """
     if s_norm not in S_NORMS:
         raise ValueError(f"s_norm must be one of {S_NORMS}, got {s_norm!r}")
     if s_norm == "softmax" and log_norm is None:
         raise ValueError("s_norm='softmax' needs log_norm (each row's log-sum-exp over all images)")
-    out = semantic_scores(cos, temperature, log_norm)
+    out = semantic_scores(cos, temperature, log_norm, topk_columns)
     out["S"] = out[{"relative": "S_rel", "topk": "S_topk", "softmax": "S_softmax"}[s_norm]]
     out.update(emotional_scores(music_va, image_va))
     out["T"] = combine(out["S"], out["E"], alpha)
