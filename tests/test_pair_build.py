@@ -147,7 +147,8 @@ def test_collections_without_labels_use_the_offline_affect_encoders(tmp_path):
         write_image(folder / "mix" / f"image{i}.png", synth_image(v, a, size=48, seed=int(rng.integers(1000))))
     summary = run("pairs", "build", "--music", f"folder:{folder}", "--images", f"folder:{folder}", "--out", str(tmp_path / "out"),
                   "--top-k", "3", "--keep", "2", "--workers", "1", "--no-progress")
-    assert summary["semantic"]["backend"] == "xmodal"  # auto: no text but file names
+    assert summary["semantic"]["backend"] == "content"  # auto: no text but file names → the media described in words
+    assert summary["semantic"]["space"] == "usem3" and "described in words" in summary["semantic"]["reason"]
     assert summary["affect"]["music"] == {"encoder:music-acoustic": 4}
     assert summary["affect"]["images"] == {"encoder:image-scene": 4}
     assert summary["counts"]["pairs"] == 8

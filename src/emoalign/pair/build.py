@@ -7,7 +7,7 @@
 2. **Affect** per item. ``affect="auto"``: a record's own valence/arousal (EMID clips: their
    listener ratings) and its own labels (EMID images: the Mikels tag, placed at the tag's point in
    the taxonomy — Warriner norms by default, NRC-VAD as in the paper with ``nrc_vad=``); items with
-   neither go through the offline affect encoders (``music-acoustic``, ``image-scene``), also via the
+   neither go through the offline default affect encoders (registry defaults: music, image), also via the
    store. ``affect="encoder"`` uses the encoders for everything.
 3. **Pairing** (`emoalign.pair.pairing.pair_arrays`): candidates, S, E, T, keep M — at the chosen
    α and at α = 1. Candidates (``candidates=``, `emoalign.pair.candidates`): ``semantic`` is the
@@ -34,7 +34,7 @@ import json
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -63,6 +63,12 @@ CHECKPOINT_DIR = ".pairing-checkpoint"
 IMAGE_MODALITIES = ("image", "face")
 
 
+def _default_encoder(modality: str) -> str:
+    from emoalign.encode.registry import DEFAULTS
+
+    return DEFAULTS[modality]
+
+
 @dataclass
 class PairsConfig:
     """Settings of one pairing run (defaults: the released EMID's α = 0.6, m = 3)."""
@@ -77,8 +83,9 @@ class PairsConfig:
     candidates: str = "auto"
     full_softmax: bool = True
     affect: str = "auto"
-    music_affect_encoder: str = "music-acoustic"
-    image_affect_encoder: str = "image-scene"
+    #: affect encoders for items without ratings/labels: the registry's default music and image encoders
+    music_affect_encoder: str = field(default_factory=lambda: _default_encoder("music"))
+    image_affect_encoder: str = field(default_factory=lambda: _default_encoder("image"))
     category_taxonomy: str = "mikels8"
     nrc_vad: str | None = None
     seed: int = 0
@@ -190,7 +197,7 @@ def build_pairs(
         raise ValueError(f"nothing to pair: {len(music)} music clips and {len(images)} images (after filtering modalities)")
 
     # 1. semantic vectors through the store
-    backend, reason = choose_backend(config.semantic, music, images)
+    backend, reason = choose_backend(config.semantic, music, images, media="content")
     m_in, i_in = input_records(backend, music, images)
     text_origins = Counter(r.meta.get("text_origin") for r in [*m_in, *i_in] if r.modality == "text")
     t0 = time.perf_counter()
@@ -224,7 +231,7 @@ def build_pairs(
                          f"first problems: {problems[:5]}")
     Xe = table.vectors([f"music:{r.id}" for r in music_used], encoder=backend.music_encoder)
     Ye = table.vectors([f"image:{r.id}" for r in images_used], encoder=backend.image_encoder)
-    X, Y = prepare_pair_vectors(Xe, Ye, standardise=backend.standardise)
+    X, Y = prepare_pair_vectors(Xe, Ye, standardise=backend.standardise, centre=backend.centre)
     music_va = np.array([[m_place[r.id].valence, m_place[r.id].arousal] for r in music_used])
     image_va = np.array([[i_place[r.id].valence, i_place[r.id].arousal] for r in images_used])
 
