@@ -224,7 +224,7 @@ def test_paper_candidates_stay_available_and_are_what_the_report_compares_with(b
     # over more candidates, each rank's T can only rise
     p = pq.read_table(tmp_path / "paper" / "pairs.parquet").to_pandas().set_index(["music_id", "rank"])["T"]
     g = pq.read_table(out / "pairs.parquet").to_pandas().set_index(["music_id", "rank"])["T"]
-    assert (g.loc[p.index] >= p - 1e-12).all() and (g.loc[p.index] > p + 1e-9).any()
+    assert (g.loc[p.index] >= p - 1e-6).all() and (g.loc[p.index] > p + 1e-3).any()  # float32 vs float64 cosines: 1e-6
     assert summary["comparison"]["emotion_aware"]["mean_E"] >= summary["comparison"]["paper_candidates"]["mean_E"] - 1e-12
 
 
@@ -242,3 +242,18 @@ def test_global_candidates_refuse_approximate_search(emid_root, tmp_path):
     result = CliRunner().invoke(cli, ["pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}",
                                       "--out", str(tmp_path / "x"), "--candidates", "global", "--method", "hnsw"])
     assert result.exit_code != 0 and "needs method='exact'" in result.output
+
+
+def test_temperature_auto_is_the_spaces_cosine_spread_and_a_number_is_honoured(built, emid_root, tmp_path):
+    out, summary = built
+    sem = summary["semantic"]
+    assert "standard deviation" in sem["temperature_basis"] and 0.05 < sem["temperature"] < 2.0
+    cands = pq.read_table(out / "candidates.parquet").to_pandas()
+    for _, g in cands.groupby("music_id"):  # S_rel = exp((cos − best cos)/τ) with that τ
+        np.testing.assert_allclose(g["S_rel"], np.exp((g["cos"] - g["cos"].max()) / sem["temperature"]), rtol=1e-4)
+    fixed = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "t"),
+                "--semantic", "xmodal", "--top-k", "8", "--temperature", "0.05", "--features", str(out), "--workers", "1", "--no-progress")
+    assert fixed["semantic"]["temperature"] == 0.05 and fixed["semantic"]["temperature_basis"] == "chosen by the user"
+    bad = CliRunner().invoke(cli, ["pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}",
+                                   "--out", str(tmp_path / "x"), "--temperature", "warm"])
+    assert bad.exit_code != 0 and "expected 'auto' or a number" in bad.output

@@ -41,7 +41,8 @@ def pairs() -> None:
 @click.option("--semantic", default="auto", show_default=True,
               type=click.Choice(["auto", "content", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed (ANN training).")
-@click.option("--temperature", default=0.05, show_default=True, type=click.FloatRange(min=1e-6), help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
+@click.option("--temperature", default="auto", show_default=True, metavar="auto|τ",
+              help="τ of softmax(cos/τ). auto: 0.05 (ImageBind's scale) for imagebind, the space's own cosine spread otherwise.")
 @click.option("--s-norm", default="relative", show_default=True, type=click.Choice(["relative", "topk", "softmax"]), help="How S is scaled next to E.")
 @click.option("--method", default="exact", show_default=True, type=click.Choice(["exact", "ivf", "hnsw"]), help="Candidate search.")
 @click.option("--candidates", "candidates", default="auto", show_default=True, type=click.Choice(["auto", "semantic", "joint", "global"]),
@@ -62,6 +63,11 @@ def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic,
     """Pair every clip of --music with its --keep best images of --images by T = αS + (1−α)E."""
     from emoalign.pair.build import PairsConfig, build_pairs
 
+    if temperature != "auto":
+        try:
+            temperature = float(temperature)
+        except ValueError:
+            raise click.BadParameter(f"{temperature!r}: expected 'auto' or a number", param_hint="--temperature") from None
     try:
         config = PairsConfig(alpha=alpha, top_k=top_k, keep=keep, semantic=semantic, temperature=temperature, s_norm=s_norm,
                              method=method, candidates=candidates, full_softmax=full_softmax, affect=affect, nrc_vad=nrc_vad, seed=seed,

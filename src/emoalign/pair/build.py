@@ -77,7 +77,9 @@ class PairsConfig:
     top_k: int = DEFAULT_TOP_K
     keep: int = PAPER_KEEP
     semantic: str = "auto"
-    temperature: float = PAPER_TEMPERATURE
+    #: τ of S: a number, or "auto" — ImageBind's own logit scale (0.05, the paper) for the imagebind
+    #: backend, the space's own cosine spread for every other (`emoalign.pair.score.space_temperature`)
+    temperature: float | str = "auto"
     s_norm: str = "relative"
     method: str = "exact"
     candidates: str = "auto"
@@ -99,6 +101,8 @@ class PairsConfig:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
         if self.keep < 1 or self.top_k < self.keep:
             raise ValueError(f"need 1 ≤ keep ≤ top_k, got keep={self.keep}, top_k={self.top_k}")
+        if self.temperature != "auto" and not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
+            raise ValueError(f"temperature must be 'auto' or a number > 0, got {self.temperature!r}")
         if self.s_norm not in S_NORMS:
             raise ValueError(f"s_norm must be one of {S_NORMS}, got {self.s_norm!r}")
         if self.affect not in ("auto", "encoder"):
@@ -237,9 +241,10 @@ def build_pairs(
 
     # 3. pairing
     t0 = time.perf_counter()
+    temperature, temperature_basis = _temperature(config.temperature, backend.name, X, Y, config.seed)
     result = pair_arrays(
         X, Y, music_va, image_va, alpha=config.alpha, top_k=config.top_k, keep=config.keep,
-        temperature=config.temperature, s_norm=config.s_norm, method=config.method, candidates=config.candidates,
+        temperature=temperature, s_norm=config.s_norm, method=config.method, candidates=config.candidates,
         full_softmax=config.full_softmax, memory_budget=config.memory_budget, seed=config.seed,
         progress=progress, checkpoint=out_dir / CHECKPOINT_DIR,
     )
@@ -268,7 +273,8 @@ def build_pairs(
         "sources": sources or {},
         "semantic": {"backend": backend.name, "description": backend.description, "reason": reason,
                      "space": Xe.space, "music_encoder": backend.music_encoder, "image_encoder": backend.image_encoder,
-                     "dim": int(X.shape[1]), "text_origins": dict(sorted((str(k), v) for k, v in text_origins.items()))},
+                     "dim": int(X.shape[1]), "temperature": round(temperature, 6), "temperature_basis": temperature_basis,
+                     "text_origins": dict(sorted((str(k), v) for k, v in text_origins.items()))},
         "affect": {
             "music": dict(Counter(m_place[r.id].origin for r in music_used)),
             "images": dict(Counter(i_place[r.id].origin for r in images_used)),
@@ -294,6 +300,17 @@ def build_pairs(
     for ckpt in (CHECKPOINT_DIR, CHECKPOINT_DIR + "-joint"):  # everything is written: blocks no longer needed
         shutil.rmtree(out_dir / ckpt, ignore_errors=True)
     return summary
+
+
+def _temperature(setting, backend: str, X: np.ndarray, Y: np.ndarray, seed: int) -> tuple[float, str]:
+    """(τ, why): a number as given; ``auto`` → ImageBind's scale for imagebind, else the space's cosine spread."""
+    from emoalign.pair.score import space_temperature
+
+    if setting != "auto":
+        return float(setting), "chosen by the user"
+    if backend == "imagebind":
+        return PAPER_TEMPERATURE, "ImageBind's fixed logit scale 20 (the paper's τ)"
+    return space_temperature(X, Y, seed=seed), "the standard deviation of clip–image cosines in this space (sampled)"
 
 
 def _candidates_summary(result: PairingResult) -> dict:

@@ -69,6 +69,35 @@ SNorm = Literal["relative", "topk", "softmax"]
 S_NORMS: tuple[str, ...] = ("relative", "topk", "softmax")
 
 
+def space_temperature(X: np.ndarray, Y: np.ndarray, *, sample: int = 20_000, seed: int = 0) -> float:
+    """τ in the space's own units: the standard deviation of clip–image cosines (unit rows assumed).
+
+    τ = 0.05 is ImageBind's logit scale; other spaces spread their cosines differently (the
+    hand-built ``xmodal`` axes over ±1, sentence spaces over a few tenths), so the same τ makes S
+    a near step function in one and flat in another, and α would not mean the same. With τ = σ,
+    S_rel = exp(−Δ/σ): a candidate one standard deviation of the collection's cosines below the best
+    scores e⁻¹ in any space. σ is taken over all pairs when N·M ≤ ``sample``, else over ``sample``
+    seeded random pairs (deterministic).
+
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.standard_normal((200, 16)), rng.standard_normal((300, 16))
+    >>> X /= np.linalg.norm(X, axis=1, keepdims=True); Y /= np.linalg.norm(Y, axis=1, keepdims=True)
+    >>> round(space_temperature(X, Y), 2)  # random 16-d directions: σ ≈ 1/√16
+    0.25
+    """
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    n, m = len(X), len(Y)
+    if n == 0 or m == 0:
+        return PAPER_TEMPERATURE
+    if n * m <= sample:
+        cos = (X @ Y.T).ravel()
+    else:
+        rng = np.random.default_rng(seed)
+        i, j = rng.integers(0, n, sample), rng.integers(0, m, sample)
+        cos = np.einsum("nd,nd->n", X[i], Y[j])
+    return float(max(cos.std(), 1e-3))
+
+
 def softmax_rows(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, stable (max subtracted), float64.
 
