@@ -16,7 +16,8 @@ For each semantic backend, α and candidate mode, the CLI runs as a user would:
     emoalign pairs build --music folder:SUBSET --images folder:OASIS/… --out RUN --affect encoder \\
         --semantic BACKEND --alpha α --candidates MODE --features WORK/store --workers 1
 
-(``auto`` settings are the defaults: backend ``content``, candidates ``global`` below α = 1), then
+(``auto`` settings are the defaults: backend ``content``, candidates ``global`` below α = 1, τ the
+space's cosine spread; ``paper`` = ``--candidates semantic --temperature 0.05``), then
 the kept pairs are joined with the labels. Reported: the share of kept pairs whose valence signs
 agree, chance (P(m+)·P(i+) + P(m−)·P(i−) over the two collections), and the affect encoders'
 own valence-sign accuracy on each side — which bounds what any pairing can reach: with sign
@@ -75,8 +76,10 @@ def oasis_signs(root: Path) -> dict[str, int]:
 
 
 def run_build(music: Path, oasis: Path, out: Path, features: Path, backend: str, alpha: float, mode: str, env) -> tuple[dict, float]:
+    # "paper": the paper's procedure exactly — semantic top-K candidates and ImageBind's τ = 0.05
+    extra = ["--candidates", "semantic", "--temperature", "0.05"] if mode == "paper" else ["--candidates", mode]
     cmd = [*cli(), "pairs", "build", "--music", f"folder:{music}", "--images", f"folder:{oasis}", "--out", str(out),
-           "--affect", "encoder", "--semantic", backend, "--alpha", f"{alpha:g}", "--candidates", mode,
+           "--affect", "encoder", "--semantic", backend, "--alpha", f"{alpha:g}", *extra,
            "--features", str(features), "--workers", "1", "--no-progress", "--json"]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -119,7 +122,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/work/cache/pairing/real"))
     ap.add_argument("--alphas", default="0,0.6,1")
     ap.add_argument("--backends", default="content,xmodal")
-    ap.add_argument("--modes", default="semantic,joint,global")
+    ap.add_argument("--modes", default="paper,semantic,joint,global")
     ap.add_argument("--out", type=Path, default=HERE / "results" / "pairing_real.md")
     args = ap.parse_args()
     for need in (args.music4q / "metadata.csv", args.oasis / "ratings.csv"):
@@ -137,13 +140,15 @@ def main() -> None:
         for alpha in alphas:
             for mode in args.modes.split(","):
                 if alpha >= 1.0 and mode != "semantic":
-                    continue  # at α = 1 T orders like the cosine: every mode picks the same
+                    continue  # at α = 1 T orders like the cosine: every mode (and τ) picks the same
                 out = args.work / "runs" / f"{backend}_a{alpha:g}_{mode}"
                 summary, wall = run_build(music, args.oasis, out, args.work / "store", backend, alpha, mode, env)
                 walls[(backend, alpha, mode)] = wall
                 got = agreement(out, m_sign, i_sign)
                 cands = summary["candidates"]
-                rows.append({"backend": summary["semantic"]["backend"], "alpha": alpha, "mode": cands["mode"], **got,
+                rows.append({"backend": summary["semantic"]["backend"], "alpha": alpha,
+                             "mode": "semantic, τ 0.05 (the paper)" if mode == "paper" else cands["mode"],
+                             "tau": summary["semantic"]["temperature"], **got,
                              "certified": cands.get("certified_share"), "wall_s": wall,
                              "predicted_agree": summary["comparison"]["emotion_aware"]["valence_sign_agreement"]})
                 acc = acc or encoder_accuracy(out, m_sign, i_sign)
@@ -175,12 +180,12 @@ def main() -> None:
         "",
         f"Chance (a random picture per clip): **{chance:.3f}**.",
         "",
-        "| semantic backend | α | candidates | valence-sign agreement (rated) | agreement of predicted signs | mean E | mean cos | distinct pictures kept | clips certified | wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| semantic backend | α | candidates | τ | valence-sign agreement (rated) | agreement of predicted signs | mean E | mean cos | distinct pictures kept | clips certified | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         cert = "–" if r["certified"] is None else f"{r['certified']:.1%}"
-        lines.append(f"| {r['backend']} | {r['alpha']:g} | {r['mode']} | **{r['agree']:.3f}** | {r['predicted_agree']:.3f} | "
+        lines.append(f"| {r['backend']} | {r['alpha']:g} | {r['mode']} | {r['tau']:.3g} | **{r['agree']:.3f}** | {r['predicted_agree']:.3f} | "
                      f"{r['mean_E']:.3f} | {r['mean_cos']:.3f} | {r['images_used']} | {cert} | {r['wall_s']:.0f} |")
     lines += [
         "",

@@ -75,11 +75,14 @@ def search(
     X: np.ndarray, Y: np.ndarray, k: int, *, method: SearchMethod = "exact", temperature: float | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET, seed: int = 0, threads: int | None = None, progress: bool = False,
     checkpoint=None,
+    joint=None,
 ) -> TopK:
-    """Top-``k`` images per clip by inner product of (already unit) vectors."""
+    """Top-``k`` images per clip by inner product of (already unit) vectors (``joint``: see `exact_topk`)."""
     if method == "exact":
         return exact_topk(X, Y, k, memory_budget=memory_budget, temperature=temperature, threads=threads, progress=progress,
-                          checkpoint=checkpoint)
+                          checkpoint=checkpoint, joint=joint)
+    if joint is not None:
+        raise ValueError("joint= is for exact search; search the joint vectors themselves with ANN")
     if method in ("ivf", "hnsw"):
         return ann_topk(X, Y, k, method=method, seed=seed, threads=threads)
     raise ValueError(f"unknown search method {method!r}; use exact, ivf or hnsw")
@@ -114,7 +117,7 @@ def pair_arrays(
     (see `emoalign.pair.candidates`). ``full_softmax`` accumulates each row's log-sum-exp over all
     M images (exact search only) so that the paper's literal S is stored too. ``checkpoint``: a
     folder for finished row blocks of the exact search (an interrupted run resumes; see
-    `exact_topk`); the joint search uses ``<checkpoint>-joint`` beside it.
+    `exact_topk`; with exact search the joint list is kept in the same pass and the same blocks).
     """
     if keep > top_k:
         raise ValueError(f"keep ({keep}) cannot exceed top_k ({top_k}): picks come from the candidates")
@@ -126,8 +129,11 @@ def pair_arrays(
         X, Y = _unit(X), _unit(Y)
     t0 = time.perf_counter()
     opts = dict(memory_budget=memory_budget, seed=seed, threads=threads, progress=progress)
+    u, v = cand.unit_va(music_va), cand.unit_va(image_va)
+    # exact search: the joint list comes from the same products (one pass); ANN searches the joint vectors
+    fused = (u, v, alpha, (1.0 - alpha) / 2.0) if (mode != "semantic" and method == "exact") else None
     top = search(X, Y, top_k, method=method, temperature=temperature if (full_softmax and method == "exact") else None,
-                 checkpoint=checkpoint, **opts)
+                 checkpoint=checkpoint, joint=fused, **opts)
     t1 = time.perf_counter()
     stats: dict = {"search": top.stats, "search_s": t1 - t0, "candidates": mode}
     certified = None
@@ -135,10 +141,12 @@ def pair_arrays(
         index, origin, cos = top.index, None, top.scores
     else:
         X32, Y32 = np.asarray(X, np.float32), np.asarray(Y, np.float32)
-        u, v = cand.unit_va(music_va), cand.unit_va(image_va)
-        jt = search(cand.joint_vectors(X32, music_va, alpha=alpha), cand.joint_vectors(Y32, image_va, alpha=alpha), top_k,
-                    method=method, checkpoint=_sibling(checkpoint, "-joint"), **opts)
-        stats["joint_search"], stats["joint_search_s"] = jt.stats, time.perf_counter() - t1
+        if fused is not None:
+            jt = top.joint
+        else:
+            jt = search(cand.joint_vectors(X32, music_va, alpha=alpha), cand.joint_vectors(Y32, image_va, alpha=alpha), top_k,
+                        method=method, checkpoint=_sibling(checkpoint, "-joint"), **opts)
+            stats["joint_search"], stats["joint_search_s"] = jt.stats, time.perf_counter() - t1
         index, origin = cand.union(top.index, jt.index, lambda idx: _cosines(X32, Y32, idx))
         cos = _cosines(X32, Y32, index)
     t2 = time.perf_counter()
