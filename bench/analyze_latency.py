@@ -24,7 +24,7 @@ import numpy as np
 
 
 def _duration(path: Path) -> float:
-    from emoalign.encode.media import load_audio
+    from emoalign.media.decode import load_audio
 
     return len(load_audio(path, sr=16000)) / 16000
 
@@ -59,8 +59,8 @@ def _inputs(root: Path, data_dir: Path | None) -> list[tuple[str, str, object]]:
     face.write_bytes(buf.getvalue())
     items.append(("face (512² PNG)", "face", face))
     # 4 s of 512² frames at 25 fps around the astronaut's face, with the speech clip as its sound.
-    from emoalign.encode.media import load_audio
-    from emoalign.encode.video_io import write_video
+    from emoalign.media.decode import load_audio
+    from emoalign.media.video import write_video
 
     audio = load_audio(speech, sr=16000)
     frames = [np.roll(astronaut, shift=i, axis=1) for i in range(100)]

@@ -3,7 +3,7 @@
     python bench/extract.py [--n 2000] [--seconds 2] [--encoders music-acoustic,bench-spectral]
                             [--batch-size 64] [--workers 2] [--media DIR] [--out bench/results/extract.md]
 
-Generates ``n`` synthetic clips (`emoalign.data.fixtures.media`, seeded, WAV 16 kHz mono) once in
+Generates ``n`` synthetic clips (`emoalign.media.synth`, seeded, WAV 16 kHz mono) once in
 ``--media``, then for each encoder runs `emoalign.store.extract` into a fresh feature folder with
 (1) ``workers=1`` (in process), (2) the local pool with ``--workers`` spawned processes, (3) Ray with
 ``--workers`` actors on a local cluster started before the timed runs (its start time is reported
@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE.parent / "src"))
 
 import extract_encoders  # noqa: E402
 
-from emoalign.data.fixtures.media import synth_clip, write_clip  # noqa: E402
+from emoalign.media.synth import synth_clip, write_clip  # noqa: E402
 from emoalign.store import FeatureTable, extract  # noqa: E402
 from emoalign.types import Record  # noqa: E402
 
@@ -159,7 +159,7 @@ def write_report(args, rows, checks, ray_start, gen_s, mb, load_before) -> None:
         f"Date {time.strftime('%Y-%m-%d')}.",
         "",
         f"Collection: {args.n} synthetic clips of {args.seconds:g} s (WAV, 16 kHz mono, {mb:.0f} MB), "
-        f"`emoalign.data.fixtures.media.synth_clip`, seeds 0..{args.n - 1}.",
+        f"`emoalign.media.synth.synth_clip`, seeds 0..{args.n - 1}.",
         "",
         "Each run writes a fresh feature folder (one Parquet shard per batch, atomically) and includes "
         "building the encoder in every process that runs it. `vs serial` = serial time / this time. "

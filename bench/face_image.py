@@ -39,7 +39,7 @@ def photos(n: int) -> list[bytes]:
     import numpy as np
     import skimage.data as sd
 
-    from emoalign.data.fixtures.media import image_bytes
+    from emoalign.media.synth import image_bytes
 
     base = []
     for name in PHOTOS:
@@ -97,7 +97,7 @@ def work_detect(n: int, repeats: int) -> dict:
     import cv2
 
     from emoalign.encode.face import FaceDetector
-    from emoalign.encode.media import load_image
+    from emoalign.media.decode import load_image
 
     det = FaceDetector()
     grays = [cv2.cvtColor(load_image(b), cv2.COLOR_RGB2GRAY) for b in photos(n)]

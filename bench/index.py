@@ -151,7 +151,6 @@ def build_size(n: int, n_queries: int, folder: Path) -> dict:
     np.savez(folder.parent / f"truth-{n}.npz", Q=Q, truth=truth, truth_f=truth_f)
 
     # exact brute force for scale (faiss flat, single-query calls on one thread, as `search()` runs)
-    import faiss
 
     flat = faiss.IndexFlatIP(DIM)
     flat.add(X)

@@ -16,7 +16,7 @@
 4. **ANN** (faiss IVF-Flat, HNSW) at N = M = ``--n``: build and search time, recall@K vs exact.
 5. **End to end**: ``emoalign pairs build`` (the CLI, in a subprocess) on a generated collection of
    ``--e2e`` clips × ``--e2e`` images — real media files (synthetic WAV clips and PNG images from
-   `emoalign.data.fixtures.media`), listed in two CSV sources with EMID-like affect (clips: V–A
+   `emoalign.media.synth`), listed in two CSV sources with EMID-like affect (clips: V–A
    ratings; images: a Mikels tag), semantic backend ``xmodal`` (features extracted from the media
    through the feature store), then a re-run on the same feature folder (everything reused).
 
@@ -162,7 +162,7 @@ def ann_section(n: int, d: int, k: int, exact_index: np.ndarray, exact_s: float 
 def make_collection(root: Path, n: int, seed: int = 0) -> tuple[Path, Path, float]:
     """n WAV clips and n PNG images with EMID-like affect, listed in two CSV sources."""
     from emoalign.affect import get_taxonomy, nearest_label
-    from emoalign.data.fixtures.media import synth_clip, synth_image, write_clip, write_image
+    from emoalign.media.synth import synth_clip, synth_image, write_clip, write_image
 
     t = time.perf_counter()
     rng = np.random.default_rng(seed)

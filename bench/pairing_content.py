@@ -4,7 +4,7 @@
 
 Inputs: the first ``--images`` OASIS pictures (320×256 JPEG) and the first ``--clips`` 4Q clips
 (30 s, 16 kHz MP3) from /work/shared/data when present, else generated fixture media
-(`emoalign.data.fixtures.media`). The process is pinned to one core (``sched_setaffinity``) with
+(`emoalign.media.synth`). The process is pinned to one core (``sched_setaffinity``) with
 BLAS/OpenMP/torch threads at 1. For each encoder: the time to load it (first call on one item),
 then items/s over all inputs in batches of 16 (decode included, as in `pairs build`), best of two
 passes in alternating order (the machine is shared; its load is logged).
@@ -41,7 +41,7 @@ def inputs(n_images: int, n_clips: int) -> tuple[list[str], list[str], str]:
         images = sorted(str(p) for p in OASIS.glob("*.jpg"))[:n_images]
         clips = sorted(str(p) for q in ("Q1", "Q2", "Q3", "Q4") for p in (MUSIC4Q / q).glob("*.mp3"))[:: max(1, 700 // n_clips)][:n_clips]
         return images, clips, f"{len(images)} OASIS pictures (320×256 JPEG), {len(clips)} 4Q clips (30 s, 16 kHz MP3)"
-    from emoalign.data.fixtures.media import synth_clip, synth_image, write_clip, write_image
+    from emoalign.media.synth import synth_clip, synth_image, write_clip, write_image
 
     tmp = Path(tempfile.mkdtemp(prefix="emoalign-bench-content-"))
     images = [str(write_image(tmp / f"i{i}.png", synth_image(0.5 - i / n_images, 0.3, size=256, seed=i))) for i in range(n_images)]

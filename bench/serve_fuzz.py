@@ -146,7 +146,7 @@ def seed_media(index: Path) -> dict[str, bytes]:
 
     from PIL import Image
 
-    from emoalign.data.fixtures.media import clip_bytes, image_bytes, synth_clip, synth_image
+    from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image
 
     try:
         from skimage import data

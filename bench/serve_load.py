@@ -63,7 +63,7 @@ def photos() -> list[bytes]:
 
         arrays = [data.coffee(), data.chelsea(), data.astronaut()]
     except ImportError:  # scikit-image is in the test extra; fall back to drawn images
-        from emoalign.data.fixtures.media import synth_image
+        from emoalign.media.synth import synth_image
 
         arrays = [synth_image(v, a, size=480, seed=i) for i, (v, a) in enumerate([(0.6, 0.4), (-0.5, -0.3), (0.1, 0.8)])]
     out = []
@@ -77,7 +77,7 @@ def photos() -> list[bytes]:
 
 
 def clips() -> list[bytes]:
-    from emoalign.data.fixtures.media import clip_bytes, synth_clip
+    from emoalign.media.synth import clip_bytes, synth_clip
 
     return [clip_bytes(synth_clip(v, a, seconds=10.0, sr=22050, seed=i), sr=22050)
             for i, (v, a) in enumerate([(0.7, 0.6), (-0.6, -0.4), (0.2, -0.5)])]

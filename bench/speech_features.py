@@ -52,7 +52,7 @@ def _records(data: Path):
 
 
 def _extract_chunk(paths: list[str]) -> list[np.ndarray]:
-    from emoalign.encode.media import load_audio
+    from emoalign.media.decode import load_audio
     from emoalign.encode.speech import SR, OpenSmileFeatures
 
     fx = {name: OpenSmileFeatures(name) for name in SETS}

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     speakers = np.array([r.group for r in records])
 
     rss_before = rss_mb()
-    from emoalign.encode.media import load_audio
+    from emoalign.media.decode import load_audio
     from emoalign.encode.speech import HEAD_FILE, SPEAKER_HEAD_FILE, EgemapsSpeechEncoder, load_head
 
     dev = load_head(MODELS / HEAD_FILE.replace(".npz", "_dev.npz"))

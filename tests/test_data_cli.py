@@ -23,7 +23,7 @@ def run(*args: str):
 
 
 def test_inspect_prints_counts_per_split_and_label(et):
-    res = run("datasets", "inspect", str(et["emotiontalk"]), "--source", "emotiontalk")
+    res = run("datasets", "inspect", f"emotiontalk:{et['emotiontalk']}")
     assert res.exit_code == 0, res.output
     assert "56 records" in res.output
     lines = [line.split() for line in res.output.splitlines()]
@@ -33,7 +33,7 @@ def test_inspect_prints_counts_per_split_and_label(et):
 
 
 def test_inspect_json_split_and_options(et):
-    res = run("datasets", "inspect", str(et["emotiontalk-release"]), "--source", "emotiontalk-release",
+    res = run("datasets", "inspect", f"emotiontalk-release:{et['emotiontalk-release']}",
               "--split", "val", "-o", "modality=text,speech", "-o", "payload=false", "--json")
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
@@ -52,20 +52,20 @@ def test_inspect_reports_skips_and_strict_fails(et, tmp_path):
     lines[4] = lines[4].replace(lines[4].split(",")[2], "ecstatic")
     (root / "splits.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
-    res = run("datasets", "inspect", str(root), "--source", "emotiontalk", "--json")
+    res = run("datasets", "inspect", f"emotiontalk:{root}", "--json")
     out = json.loads(res.output)
     assert out["records"] == 55 and out["report"]["reasons"] == {"unknown label": 1}
     assert out["report"]["examples"][0].startswith(f"{root / 'splits.csv'}:5: unknown label")
 
-    res = CliRunner().invoke(cli, ["datasets", "inspect", str(root), "--source", "emotiontalk", "--strict"])
+    res = CliRunner().invoke(cli, ["datasets", "inspect", f"emotiontalk:{root}", "--strict"])
     assert res.exit_code == 1
     assert "splits.csv:5: unknown label: 'ecstatic'" in res.output
 
 
 def test_inspect_rejects_unknown_source_and_bad_options(et):
-    res = CliRunner().invoke(cli, ["datasets", "inspect", str(et["emotiontalk"]), "--source", "nope"])
+    res = CliRunner().invoke(cli, ["datasets", "inspect", f"nope:{et['emotiontalk']}"])
     assert res.exit_code == 2 and "unknown source" in res.output
-    res = CliRunner().invoke(cli, ["datasets", "inspect", str(et["emotiontalk"]), "--source", "emotiontalk", "-o", "modality=smell"])
+    res = CliRunner().invoke(cli, ["datasets", "inspect", f"emotiontalk:{et['emotiontalk']}", "-o", "modality=smell"])
     assert res.exit_code == 1 and "unknown modality" in res.output
 
 
@@ -86,7 +86,7 @@ def test_fixtures_make_prints_what_it_wrote(monkeypatch, tmp_path):
 
 @pytest.mark.shared_data
 def test_inspect_real_emotiontalk(shared_data):
-    res = run("datasets", "inspect", str(shared_data / "emotiontalk"), "--source", "emotiontalk", "--json")
+    res = run("datasets", "inspect", f"emotiontalk:{shared_data / 'emotiontalk'}", "--json")
     out = json.loads(res.output)
     assert out["splits"] == {"test": 1929, "train": 15413, "val": 1908}
     assert out["report"]["skipped"] == 0

@@ -160,7 +160,7 @@ def test_csv_needs_its_files(tmp_path):
 
 # -- release archives ---------------------------------------------------------------------------
 def test_release_matches_the_csvs_and_carries_payloads(et):
-    from emoalign.encode.media import load_audio, sniff_kind
+    from emoalign.media.decode import load_audio, sniff_kind
 
     csv_recs = {r.id: r for r in open_source("emotiontalk", et["emotiontalk"]).records()}
     src = open_source("emotiontalk-release", et["emotiontalk-release"], modality="all")

@@ -9,7 +9,7 @@ import pytest
 
 from emoalign.data import BadInputError, open_source
 from emoalign.data.fixtures import generic as fx
-from emoalign.data.fixtures.media import clip_bytes, image_bytes, synth_clip, synth_image
+from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image
 
 
 @pytest.fixture(scope="module")

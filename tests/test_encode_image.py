@@ -14,7 +14,7 @@ pytest.importorskip("efficientnet_lite_pytorch")
 skimage_data = pytest.importorskip("skimage.data")
 
 from emoalign.affect import get_taxonomy  # noqa: E402
-from emoalign.data.fixtures.media import image_bytes, synth_image  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 from emoalign.encode.face import FERFaceEncoder  # noqa: E402
 from emoalign.encode.image import (  # noqa: E402
     SPACE,

@@ -15,7 +15,7 @@ pytest.importorskip("tokenizers")
 skimage_data = pytest.importorskip("skimage.data")
 
 from emoalign.affect import get_taxonomy  # noqa: E402
-from emoalign.data.fixtures.media import image_bytes, synth_image  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 from emoalign.encode.image_hub import (  # noqa: E402
     CLIPZeroShotImageEncoder,
     EmpathicFaceEncoder,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from emoalign.affect import get_taxonomy
-from emoalign.data.fixtures.media import clip_bytes, synth_clip, write_clip
+from emoalign.media.synth import clip_bytes, synth_clip, write_clip
 from emoalign.encode import get_encoder
 from emoalign.encode.music import AcousticMusicEncoder, CueModel, cue_score, load_cue_model, va_distribution
 from emoalign.encode.music_features import (

@@ -30,7 +30,7 @@ def test_vibenet_is_never_a_default_dependency():
 
 def test_real_vibenet_model_on_fixture_clips():
     pytest.importorskip("vibenet")
-    from emoalign.data.fixtures.media import clip_bytes, synth_clip
+    from emoalign.media.synth import clip_bytes, synth_clip
     from emoalign.encode.music_vibenet import ATTRIBUTES, VibeNetMusicEncoder
 
     enc = VibeNetMusicEncoder()

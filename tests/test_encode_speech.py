@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 pytest.importorskip("opensmile")
 
 from emoalign.affect import expected_va, get_taxonomy  # noqa: E402
-from emoalign.data.fixtures.media import clip_bytes, synth_clip, write_clip  # noqa: E402
+from emoalign.media.synth import clip_bytes, synth_clip, write_clip  # noqa: E402
 from emoalign.encode.registry import DEFAULTS, encoder_class  # noqa: E402
 from emoalign.encode.speech import (  # noqa: E402
     HEAD_FILE,
@@ -24,7 +23,7 @@ from emoalign.encode.speech import (  # noqa: E402
     speaker_znorm,
     union_spec,
 )
-from emoalign.learn.heads import LinearClassifierHead  # noqa: E402
+from emoalign.encode.heads import LinearClassifierHead  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "emoalign" / "encode" / "models"
 RAVDESS8 = get_taxonomy("ravdess8")

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from emoalign.affect import get_taxonomy  # noqa: E402
-from emoalign.data.fixtures.media import clip_bytes, synth_clip  # noqa: E402
+from emoalign.media.synth import clip_bytes, synth_clip  # noqa: E402
 from emoalign.encode.registry import ENCODERS, encoder_class  # noqa: E402
 from emoalign.encode.speech_hub import HubSpeechEncoder, map_model_labels, normalise_label  # noqa: E402
 

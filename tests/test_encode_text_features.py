@@ -66,7 +66,7 @@ def test_tfidf_head_learns_and_round_trips(tmp_path):
 
 
 def test_tfidf_head_refuses_another_kind_of_file(tmp_path):
-    from emoalign.learn.heads import LinearClassifierHead
+    from emoalign.encode.heads import LinearClassifierHead
 
     X = np.random.default_rng(0).normal(size=(12, 3))
     path = LinearClassifierHead().fit(X, ["a", "b", "c"] * 4).save(tmp_path / "lin.npz")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emoalign.learn.adapter import SpaceMismatchError
+from emoalign.errors import SpaceMismatchError
 from emoalign.store import index as index_mod
 from emoalign.store.index import (
     EmptyIndexError, IndexError_, IndexFormatError, ItemMeta, VectorIndex, ivf_lists,

@@ -32,7 +32,7 @@ def world(tmp_path_factory):
     feats = root / "features"
     model = root / "adapter"
     run("adapter", "train", "--pairs", f"emid:{emid}", "--out", model, "--epochs", "3", "--backend", "xmodal",
-        "--features", feats, "--workers", "1", "--split", "0.6,0.2,0.2")
+        "--features", feats, "--workers", "1", "--fractions", "0.6,0.2,0.2")
     index = root / "index"
     run("index", "build", "--source", f"emid:{emid}", "--out", index, "--adapter", model, "--features", feats, "--workers", "1")
     return {"root": root, "emid": emid, "features": feats, "model": model, "index": index}

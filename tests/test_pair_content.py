@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from emoalign.data.fixtures.media import clip_bytes, image_bytes, synth_clip, synth_image
+from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image
 from emoalign.encode.base import EncodeResult, Encoder
 from emoalign.encode.joint import choose_backend, get_backend, prepare_pair_vectors
 from emoalign.types import Embeddings, Record
@@ -151,7 +151,7 @@ class _LoudnessTagger(Encoder):
     modality = "music"
 
     def encode(self, inputs):
-        from emoalign.encode.media import load_audio
+        from emoalign.media.decode import load_audio
 
         out = []
         for item in inputs:
@@ -170,9 +170,11 @@ def test_a_tagging_encoder_replaces_the_cue_words_by_configuration(music_enc, mo
     try:
         assert resolve_tag_source() == "musicnn"  # auto: the tagger is registered
         monkeypatch.setenv("EMOALIGN_MUSIC_TAGS", "cues")
-        assert resolve_tag_source() == "cues" and ContentMusicEncoder.version == "1+cues"
+        cues = registry.encoder_identity("music-content")
+        assert resolve_tag_source() == "cues" and cues.config == {"tags": "cues"}
         monkeypatch.setenv("EMOALIGN_MUSIC_TAGS", "musicnn")
-        assert ContentMusicEncoder.version == "1+musicnn"  # store keys differ by tag source
+        tagged = registry.encoder_identity("music-content")
+        assert tagged.config == {"tags": "musicnn"} and tagged.store_name != cues.store_name  # rows never mix
         res = ContentMusicEncoder().encode([clip_bytes(synth_clip(0.5, 0.9, seconds=3.0))])[0]
         assert res.ok and {t for t, _ in res.details["terms"]} == {"loud", "quiet"}  # "rock" at 0 is not said
         assert res.details["term_source"].startswith("musicnn")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emoalign.data.fixtures.media import clip_bytes, image_bytes, synth_clip, synth_image
+from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image
 from emoalign.encode.joint import BACKENDS, choose_backend, get_backend, input_records, prepare_pair_vectors, record_text
 from emoalign.encode.joint_xmodal import AXES, XModalImageEncoder, XModalMusicEncoder, image_cues
 from emoalign.encode.registry import available_encoders, encoder_class
@@ -213,7 +213,7 @@ def test_clap_profile_matches_the_models_own_audio_logits(tiny_hub):
     clap_dir = tiny_hub[0]
     model = ClapModel.from_pretrained(clap_dir).eval()
     tok = AutoTokenizer.from_pretrained(clap_dir)(list(PROMPTS), padding=True, return_tensors="pt")
-    from emoalign.encode.media import load_audio
+    from emoalign.media.decode import load_audio
 
     feats = ClapFeatureExtractor.from_pretrained(clap_dir)([load_audio(clip_bytes(y, sr=8000), 8000)], sampling_rate=8000, return_tensors="pt")
     with torch.no_grad():

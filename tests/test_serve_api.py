@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from emoalign import __version__  # noqa: E402
 from emoalign.affect import get_taxonomy, list_taxonomies  # noqa: E402
-from emoalign.data.fixtures.media import clip_bytes, image_bytes, synth_clip, synth_image  # noqa: E402
+from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image  # noqa: E402
 from emoalign.encode.analyze import analyze  # noqa: E402
 from emoalign.encode.registry import get_encoder  # noqa: E402
 from emoalign.serve.app import ServeConfig, create_app  # noqa: E402
@@ -152,7 +151,7 @@ def test_analyse_text(app, client):
 
 def test_analyse_video(client):
     pytest.importorskip("av")
-    from emoalign.encode.video_io import write_video
+    from emoalign.media.video import write_video
 
     frames = [synth_image(0.5, 0.5, size=64, seed=k) for k in range(10)]
     clip = write_video(None, frames, fps=5.0, audio=synth_clip(0.5, 0.5, seconds=2.0), sr=16000)

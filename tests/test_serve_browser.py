@@ -8,7 +8,6 @@ here); skipped, saying so, only when that binary is absent. Screenshots are kept
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.request
 from pathlib import Path

@@ -7,14 +7,13 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
 pytest.importorskip("faiss")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from emoalign.data.fixtures.media import clip_bytes, image_bytes, synth_clip, synth_image  # noqa: E402
+from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image  # noqa: E402
 from emoalign.serve.app import create_app  # noqa: E402
 from emoalign.serve.default_index import default_index, example_dir  # noqa: E402
 from emoalign.serve.media import MediaNotFound, MediaRoot  # noqa: E402
@@ -218,7 +217,7 @@ def test_request_paths_never_leave_the_media_root(index_dir, media_dir, mp3):
 
 def test_symlinks_out_of_the_media_root_are_refused(tmp_path, index_dir, media_dir):
     """An index whose media folder contains links pointing outside it."""
-    from emoalign.learn.adapter_io import Featurizer
+    from emoalign.store.featurize import Featurizer
     from emoalign.retrieve import build_index
 
     media = tmp_path / "media"

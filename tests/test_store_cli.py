@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 import test_store_helpers as helpers
 from emoalign.cli import cli
-from emoalign.data.fixtures.media import synth_clip, write_clip
+from emoalign.media.synth import synth_clip, write_clip
 from emoalign.store import FeatureTable
 
 
@@ -23,7 +23,7 @@ def test_extract_then_info_and_quarantine(tmp_path):
     helpers.register()
     make_ravdess(tmp_path / "rav")
     out = tmp_path / "feats"
-    args = ["features", "extract", "--source", "ravdess", str(tmp_path / "rav"), "--encoder", helpers.NAME,
+    args = ["features", "extract", "--source", f"ravdess:{tmp_path / 'rav'}", "--encoder", helpers.NAME,
             "--out", str(out), "--workers", "1", "--batch-size", "2", "--no-progress"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
@@ -49,8 +49,8 @@ def test_extract_then_info_and_quarantine(tmp_path):
 
 
 def test_bad_source_and_encoder_are_reported(tmp_path):
-    res = CliRunner().invoke(cli, ["features", "extract", "--source", "nope", str(tmp_path), "--encoder", "x", "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(cli, ["features", "extract", "--source", f"nope:{tmp_path}", "--encoder", "x", "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "unknown source 'nope'" in res.output
     (tmp_path / "rav").mkdir()
-    res = CliRunner().invoke(cli, ["features", "extract", "--source", "ravdess", str(tmp_path / "rav"), "--encoder", "nope", "--out", str(tmp_path / "o")])
+    res = CliRunner().invoke(cli, ["features", "extract", "--source", f"ravdess:{tmp_path / 'rav'}", "--encoder", "nope", "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "unknown encoder 'nope'" in res.output

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.encode.media import load_audio
+from emoalign.media.decode import load_audio
 
 NAME = "test-spectral"
 SPEC = "test_store_helpers:SpectralStatsEncoder"
@@ -86,7 +86,7 @@ def make_clips(folder, n: int, seconds: float = 0.25, prefix: str = "clip") -> l
     """``n`` distinct synthetic clips (WAV) in ``folder`` as music `Record`s."""
     from pathlib import Path
 
-    from emoalign.data.fixtures.media import synth_clip, write_clip
+    from emoalign.media.synth import synth_clip, write_clip
     from emoalign.types import Record
 
     out = []
@@ -115,7 +115,7 @@ def test_spectral_stats_measure_a_known_tone():
 
 
 def test_encoder_reports_undecodable_input_per_item(tmp_path):
-    from emoalign.data.fixtures.media import clip_bytes, synth_clip
+    from emoalign.media.synth import clip_bytes, synth_clip
 
     good = clip_bytes(synth_clip(0.5, 0.5, seconds=0.5))
     res = SpectralStatsEncoder().encode([good, b"not audio at all"])

@@ -18,15 +18,14 @@ def fixtures(tmp_path_factory):
 
 def test_emonet_binary_forty_heads_on_image_embedding_via_cli(fixtures, tmp_path):
     runner = CliRunner()
-    args = ["train", "--source", "emonet-face-binary", "--path", str(fixtures["emonet-face-binary"]),
+    args = ["train", "--source", f"emonet-face-binary:{fixtures['emonet-face-binary']}",
             "--encoder", "image-scene", "--target", "emonet40", "--holdout", "0.3",
             "--features", str(tmp_path / "feats"), "--out", str(tmp_path / "model"), "--workers", "1"]
     res = runner.invoke(cli, args)
     assert res.exit_code == 0, res.output
     info = json.loads((tmp_path / "model" / "model.json").read_text())
     assert info["task"] == "multilabel" and len(info["labels"]) == 40 and info["holdout_ids"]
-    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "model"), "--source", "emonet-face-binary",
-                              "--path", str(fixtures["emonet-face-binary"]), "--split", "holdout",
+    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "model"), "--source", f"emonet-face-binary:{fixtures['emonet-face-binary']}", "--split", "holdout",
                               "--out", str(tmp_path / "report"), "--json", "--workers", "1"])
     assert res.exit_code == 0, res.output
     metrics = json.loads(res.stdout.strip().splitlines()[-1])
@@ -60,10 +59,10 @@ def test_single_label_speech_head_report_has_confusion_matrix(fixtures, tmp_path
 
 def test_errors_are_clear(fixtures, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path), "--source", "ravdess", "--path", str(fixtures["ravdess"]),
+    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path), "--source", f"ravdess:{fixtures['ravdess']}",
                               "--out", str(tmp_path / "r")])
     assert res.exit_code != 0 and "not a model folder" in res.output
-    res = runner.invoke(cli, ["train", "--source", "emonet-face-binary", "--path", str(fixtures["emonet-face-binary"]),
+    res = runner.invoke(cli, ["train", "--source", f"emonet-face-binary:{fixtures['emonet-face-binary']}",
                               "--encoder", "image-scene", "--target", "emonet40", "--train-split", "val",
                               "--features", str(tmp_path / "f"), "--out", str(tmp_path / "m")])
     assert res.exit_code != 0 and "no records in split 'val'" in res.output

@@ -7,12 +7,19 @@ adapters, encoders, stores and the service can pass them around without importin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from pathlib import Path
+from typing import Any, Literal, Mapping, Union
 
 import numpy as np
 
 Modality = Literal["audio", "music", "speech", "image", "face", "text", "video"]
 MODALITIES: tuple[str, ...] = ("audio", "music", "speech", "image", "face", "text", "video")
+#: The modalities on each side of a music–image pair.
+MUSIC_MODALITIES: tuple[str, ...] = ("music", "audio")
+IMAGE_MODALITIES: tuple[str, ...] = ("image", "face")
+
+#: What encoders take: a path, raw bytes of a media file, or (text encoders) a string of text.
+Input = Union[str, Path, bytes]
 
 
 @dataclass(frozen=True)
@@ -130,3 +137,11 @@ class Embeddings:
                 f"cannot compare vectors from space {self.space!r} ({self.model}) "
                 f"with vectors from space {other.space!r} ({other.model})"
             )
+
+
+def describe_input(item: Input) -> str:
+    """A short name for an input in error messages."""
+    if isinstance(item, bytes):
+        return f"<{len(item)} bytes>"
+    text = str(item)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -8,6 +8,7 @@
 from emoalign.affect.lexicon import Lexicon, linear_to_unit, load_nrc_vad, warriner_subset
 from emoalign.affect.space import (
     affect_from_probs,
+    category_from,
     expected_va,
     map_distribution,
     mapping_matrix,
@@ -19,7 +20,7 @@ from emoalign.affect.space import (
 from emoalign.affect.taxonomy import Label, Taxonomy, UnknownLabelError, get_taxonomy, list_taxonomies
 
 __all__ = [
-    "Label", "Lexicon", "Taxonomy", "UnknownLabelError", "affect_from_probs", "expected_va",
+    "Label", "Lexicon", "Taxonomy", "UnknownLabelError", "affect_from_probs", "category_from", "expected_va",
     "get_taxonomy", "linear_to_unit", "list_taxonomies", "load_nrc_vad", "map_distribution",
-    "mapping_matrix", "nearest_label", "probs_vector", "va_cosine", "va_distance",
+    "mapping_matrix", "nearest_label", "probs_vector", "va_cosine", "va_distance", "warriner_subset",
 ]

@@ -19,7 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
-from emoalign.affect.taxonomy import Taxonomy, get_taxonomy
+from emoalign.affect.taxonomy import Taxonomy, get_taxonomy, list_taxonomies
 from emoalign.types import Affect
 
 DEFAULT_SIGMA = 0.25
@@ -105,3 +105,18 @@ def va_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = np.atleast_2d(np.asarray(a, dtype=np.float64))
     b = np.atleast_2d(np.asarray(b, dtype=np.float64))
     return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1))
+
+
+def category_from(labels: Mapping[str, str], affect: Affect | None, va: tuple[float, float], taxonomy: str) -> str:
+    """The item's category in ``taxonomy``: its own label there, a label carried over, or the nearest label."""
+    tax = _tax(taxonomy)
+    if labels.get(taxonomy):
+        return tax.label(labels[taxonomy]).name
+    for name, label in sorted(labels.items()):
+        if name in list_taxonomies() and label:
+            probs = map_distribution({label: 1.0}, name, taxonomy)
+            return max(probs, key=probs.get)
+    if affect is not None and affect.taxonomy in list_taxonomies():
+        probs = map_distribution(dict(affect.probs), affect.taxonomy, taxonomy)
+        return max(probs, key=probs.get)
+    return nearest_label(va[0], va[1], taxonomy)

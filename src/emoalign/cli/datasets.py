@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from emoalign.cli.common import print_json, print_table
+from emoalign.cli.common import parse_source_arg, print_json, print_table
 
 
 @click.group()
@@ -24,49 +24,24 @@ def list_cmd(as_json: bool) -> None:
     print_table(["source", "adapter"], sorted(SOURCES.items()))
 
 
-def _parse_options(items: tuple[str, ...]) -> dict[str, object]:
-    """``-o key=value`` pairs; values true/false/none and numbers are converted."""
-    out: dict[str, object] = {}
-    for item in items:
-        if "=" not in item:
-            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--option")
-        key, value = item.split("=", 1)
-        low = value.strip().lower()
-        parsed: object = value
-        if low in ("true", "yes"):
-            parsed = True
-        elif low in ("false", "no"):
-            parsed = False
-        elif low == "none":
-            parsed = None
-        else:
-            try:
-                parsed = int(value)
-            except ValueError:
-                try:
-                    parsed = float(value)
-                except ValueError:
-                    parsed = value
-        out[key.strip().replace("-", "_")] = parsed
-    return out
-
-
 @datasets.command("inspect")
-@click.argument("path", type=click.Path(exists=True))
-@click.option("--source", "source", required=True, help="Adapter name (see `emoalign datasets list`).")
+@click.argument("source", metavar="SOURCE")
 @click.option("--split", default=None, help="Only this split (e.g. train, val, test).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad input instead of skipping and counting it.")
 @click.option("--option", "-o", "options", multiple=True, metavar="KEY=VALUE", help="Adapter option, e.g. -o modality=speech (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def inspect_cmd(path: str, source: str, split: str | None, strict: bool, options: tuple[str, ...], as_json: bool) -> None:
-    """Count PATH's records per split and label, and list what had to be skipped."""
-    from emoalign.data import SOURCES, BadInputError
+def inspect_cmd(source: str, split: str | None, strict: bool, options: tuple[str, ...], as_json: bool) -> None:
+    """Count SOURCE's records per split and label, and list what had to be skipped.
+
+    SOURCE is NAME:PATH[?KEY=VALUE&…], e.g. emotiontalk:/data/EmotionTalk?modality=speech.
+    """
+    from emoalign.data import BadInputError
     from emoalign.data.inspect import inspect_source
 
-    if source not in SOURCES:
-        raise click.BadParameter(f"unknown source {source!r}; available: {', '.join(sorted(SOURCES))}", param_hint="--source")
+    spec = parse_source_arg(source, options, split, param_hint="SOURCE")
+    source, path, split = spec.name, str(spec.path), spec.split
     try:
-        result = inspect_source(path, source, strict=strict, split=split, options=_parse_options(options))
+        result = inspect_source(path, source, strict=strict, split=split, options=spec.options)
     except BadInputError as exc:
         raise click.ClickException(f"bad input (strict mode): {exc}") from None
     except (FileNotFoundError, NotADirectoryError, ValueError, TypeError) as exc:

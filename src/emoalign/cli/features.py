@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from emoalign.cli.common import print_json, print_table
+from emoalign.cli.common import open_source_arg, parse_source_arg, print_json, print_table, progress_option, resolve_progress, source_options
 
 
 @click.group()
@@ -13,33 +13,28 @@ def features() -> None:
 
 
 @features.command("extract")
-@click.option("--source", "source", nargs=2, required=True, metavar="NAME PATH", help="Data source name and its path (see `emoalign datasets`).")
-@click.option("--encoder", "encoder", required=True, help="Encoder name (see `emoalign backends`).")
+@source_options()
+@click.option("--encoder", "encoder", required=True, help="Encoder name, optionally with options: NAME?KEY=VALUE (see `emoalign backends`).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Feature folder (created if missing).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True, help="local: worker processes; ray: a Ray cluster.")
 @click.option("--workers", type=int, default=None, help="Worker processes / Ray actors (default: all CPUs; 1 = in this process).")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Items per batch (one shard per finished batch).")
 @click.option("--retry-failed", is_flag=True, help="Retry inputs in the quarantine instead of skipping them.")
-@click.option("--split", default=None, help="Only this split of the source.")
 @click.option("--ray-address", default=None, help="Address of an existing Ray cluster (default: start a local one).")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary.")
-def extract_cmd(source, encoder, out, engine, workers, batch_size, retry_failed, split, ray_address, no_progress, as_json) -> None:
+def extract_cmd(source, options, split, encoder, out, engine, workers, batch_size, retry_failed, ray_address, progress, as_json) -> None:
     """Run ENCODER over a source and store its features in OUT."""
-    from emoalign.data import open_source
     from emoalign.store.extract import extract
 
-    name, path = source
-    try:
-        src = open_source(name, path)
-    except (ValueError, FileNotFoundError) as exc:
-        raise click.BadParameter(str(exc), param_hint="--source") from None
+    spec = parse_source_arg(source, options, split)
+    src = open_source_arg(spec)
     try:
         summary = extract(
-            src.records(split), encoder, out, batch_size=batch_size, workers=workers, engine=engine,
-            progress=not no_progress, retry_failed=retry_failed, ray_address=ray_address,
+            src.records(spec.split), encoder, out, batch_size=batch_size, workers=workers, engine=engine,
+            progress=resolve_progress(progress), retry_failed=retry_failed, ray_address=ray_address,
         )
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:  # an unknown engine, encoder or encoder option
         raise click.UsageError(str(exc)) from None
     if as_json:
         print_json({"source": src.report.to_dict(), "extract": summary.to_dict()})

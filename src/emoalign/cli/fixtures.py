@@ -26,4 +26,4 @@ def make_cmd(out_dir: str, seed: int, as_json: bool) -> None:
         return
     print_table(["source", "path"], [(name, str(path)) for name, path in written.items()])
     click.echo(f"\nwrote {len(written)} fixtures under {out_dir} (seed {seed}); "
-               "open one with: emoalign datasets inspect PATH --source SOURCE")
+               "open one with: emoalign datasets inspect SOURCE:PATH")

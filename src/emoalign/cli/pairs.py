@@ -1,7 +1,7 @@
 """``emoalign pairs build`` and ``emoalign matching build``: EMID-style pairing and the matching set.
 
-SOURCE arguments are ``NAME:PATH`` with NAME a data source (``emoalign datasets list``), e.g.
-``emid:/data/EMID``, ``folder:/music``, ``pairs:out/pairs``.
+SOURCE arguments are ``NAME:PATH[?KEY=VALUE&…]`` with NAME a data source (``emoalign datasets list``),
+e.g. ``emid:/data/EMID``, ``folder:/music``, ``pairs:out/pairs``, ``emid:/data/EMID?split=train``.
 """
 
 from __future__ import annotations
@@ -10,20 +10,32 @@ from pathlib import Path
 
 import click
 
-from emoalign.cli.common import print_json, print_table
+from emoalign.cli.common import (
+    open_source_arg,
+    parse_source_arg,
+    print_json,
+    print_table,
+    progress_option,
+    resolve_progress,
+)
+from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
+from emoalign.pair.matching import (
+    MAX_SOURCE_ROWS,
+    NEGATIVES_PER_POSITIVE,
+    TRAIN_FRACTION,
+)
+from emoalign.pair.score import (
+    DEFAULT_TOP_K,
+    PAPER_ALPHA,
+    PAPER_KEEP,
+    PAPER_TEMPERATURE,
+)
 
 
-def parse_source(value: str):
-    """``NAME:PATH`` → an open source (the name is everything before the first colon)."""
-    from emoalign.data import SOURCES, open_source
-
-    name, sep, path = value.partition(":")
-    if not sep or name not in SOURCES:
-        raise click.BadParameter(f"{value!r}: expected NAME:PATH with NAME one of {', '.join(sorted(SOURCES))}")
-    try:
-        return open_source(name, path)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        raise click.BadParameter(f"{value!r}: {exc}") from None
+def open_spec(value: str, param_hint: str):
+    """SOURCE (``NAME:PATH[?KEY=VALUE&…]``) → (parsed spec, open source), as click errors naming the option."""
+    spec = parse_source_arg(value, param_hint=param_hint)
+    return spec, open_source_arg(spec, param_hint=param_hint)
 
 
 @click.group()
@@ -35,9 +47,9 @@ def pairs() -> None:
 @click.option("--music", "music_src", required=True, metavar="SOURCE", help="Music collection, NAME:PATH (e.g. emid:/data/EMID).")
 @click.option("--images", "image_src", required=True, metavar="SOURCE", help="Image collection, NAME:PATH.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--alpha", default=0.6, show_default=True, type=click.FloatRange(0, 1), help="Weight of the semantic score (1 = semantic only).")
-@click.option("--top-k", default=10, show_default=True, type=click.IntRange(1), help="Candidates per clip (by semantic similarity).")
-@click.option("--keep", default=3, show_default=True, type=click.IntRange(1), help="Images kept per clip.")
+@click.option("--alpha", default=PAPER_ALPHA, show_default=True, type=click.FloatRange(0, 1), help="Weight of the semantic score (1 = semantic only).")
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1), help="Candidates per clip (by semantic similarity).")
+@click.option("--keep", default=PAPER_KEEP, show_default=True, type=click.IntRange(1), help="Images kept per clip.")
 @click.option("--semantic", default="auto", show_default=True,
               type=click.Choice(["auto", "content", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed (ANN training).")
@@ -54,13 +66,14 @@ def pairs() -> None:
 @click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder to reuse (default: OUT).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes (or Ray actors).")
 @click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]), help="Extraction engine (ray: pip install 'emoalign[ray]').")
-@click.option("--memory-mb", default=512, show_default=True, type=click.IntRange(16), help="Working memory of exact pairing.")
+@click.option("--memory-mb", default=DEFAULT_MEMORY_BUDGET // 2**20, show_default=True, type=click.IntRange(16), help="Working memory of exact pairing.")
 @click.option("--full-softmax/--no-full-softmax", default=True, show_default=True, help="Also store the paper's S over all images.")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic, seed, temperature, s_norm, method, candidates, affect,
                     nrc_vad, features, workers, engine, memory_mb, full_softmax, progress, as_json) -> None:
     """Pair every clip of --music with its --keep best images of --images by T = αS + (1−α)E."""
+    from emoalign.data.base import split_music_images
     from emoalign.pair.build import PairsConfig, build_pairs
 
     if temperature != "auto":
@@ -74,12 +87,12 @@ def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic,
                              memory_budget=memory_mb * 2**20, workers=workers, engine=engine, features=features)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    msrc, isrc = parse_source(music_src), parse_source(image_src)
-    music = [r for r in msrc.records() if r.modality in ("music", "audio")]
-    images = [r for r in isrc.records() if r.modality in ("image", "face")]
+    (mspec, msrc), (ispec, isrc) = open_spec(music_src, "--music"), open_spec(image_src, "--images")
+    music, _ = split_music_images(msrc.records(mspec.split))
+    _, images = split_music_images(isrc.records(ispec.split))
     sources = {"music": music_src, "images": image_src, "music_report": msrc.report.to_dict(), "images_report": isrc.report.to_dict()}
     try:
-        summary = build_pairs(music, images, out_dir, config, sources=sources, progress=progress)
+        summary = build_pairs(music, images, out_dir, config, sources=sources, progress=resolve_progress(progress))
     except (ValueError, ImportError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     except RuntimeError as exc:  # the store's EncoderLoadError: an encoder's model or dependency is missing
@@ -116,14 +129,14 @@ def matching() -> None:
 @matching.command("build")
 @click.option("--source", "source", required=True, metavar="SOURCE", help="Paired source, NAME:PATH (emid, emid-hub, pairs, …).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--max-rows", default=4000, show_default=True, type=click.IntRange(1), help="Clips (rows) taken, in source order.")
-@click.option("--negatives-per-positive", default=1, show_default=True, type=click.IntRange(0))
-@click.option("--train-fraction", default=0.8, show_default=True, type=click.FloatRange(0, 1), help="Share of clips in train.")
+@click.option("--max-rows", default=MAX_SOURCE_ROWS, show_default=True, type=click.IntRange(1), help="Clips (rows) taken, in source order.")
+@click.option("--negatives-per-positive", default=NEGATIVES_PER_POSITIVE, show_default=True, type=click.IntRange(0))
+@click.option("--train-fraction", default=TRAIN_FRACTION, show_default=True, type=click.FloatRange(0, 1), help="Share of clips in train.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--templates", type=click.Path(exists=True, dir_okay=False), default=None, help="Question templates, one per line.")
 @click.option("--hf/--no-hf", default=True, show_default=True, help="Write the datasets DatasetDict (OUT/hf).")
 @click.option("--jsonl/--no-jsonl", default=True, show_default=True, help="Write chat JSONL (OUT/jsonl).")
-@click.option("--progress/--no-progress", default=False, show_default=True)
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_matching_cmd(source, out_dir, max_rows, negatives_per_positive, train_fraction, seed, templates, hf, jsonl, progress, as_json) -> None:
     """Positives (clip, own image), negatives (image of another tag), questions, split by clip."""
@@ -138,9 +151,9 @@ def build_matching_cmd(source, out_dir, max_rows, negatives_per_positive, train_
         kwargs["templates"] = tuple(lines)
     config = MatchingConfig(max_rows=max_rows, negatives_per_positive=negatives_per_positive,
                             train_fraction=train_fraction, seed=seed, **kwargs)
-    src = parse_source(source)
+    _, src = open_spec(source, "--source")
     try:
-        summary = build_matching_dir(src, out_dir, config, hf=hf, jsonl=jsonl, progress=progress)
+        summary = build_matching_dir(src, out_dir, config, hf=hf, jsonl=jsonl, progress=resolve_progress(progress))
     except (ValueError, NotImplementedError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

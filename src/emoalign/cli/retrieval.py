@@ -1,6 +1,6 @@
 """``emoalign adapter train|evaluate``, ``emoalign index build|add|remove|info`` and ``emoalign match``.
 
-SOURCE arguments are ``NAME:PATH`` with NAME a data source (``emoalign datasets list``), e.g.
+SOURCE arguments are ``NAME:PATH[?KEY=VALUE&…]`` with NAME a data source (``emoalign datasets list``), e.g.
 ``emid:/data/EMID`` or ``pairs:out/pairs``; a bare path is recognised for EMID and pairs folders.
 The work happens in `emoalign.learn.adapter_run` and `emoalign.retrieve`.
 """
@@ -11,13 +11,21 @@ from pathlib import Path
 
 import click
 
-from emoalign.cli.common import print_json, print_table
+from emoalign.cli.common import (
+    print_json,
+    print_table,
+    progress_option,
+    resolve_progress,
+)
+from emoalign.encode.registry import DEFAULTS
+from emoalign.learn.adapter import AdapterConfig
+from emoalign.learn.adapter_data import DEFAULT_FRACTIONS
 
 _BACKENDS = ["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]
 
 
 def _featurizer(backend, music_encoder, image_encoder, music_affect, image_affect, affect):
-    from emoalign.learn.adapter_io import Featurizer
+    from emoalign.store.featurize import Featurizer
 
     if bool(music_encoder) != bool(image_encoder):
         raise click.UsageError("pass both --music-encoder and --image-encoder (or neither, to use --backend)")
@@ -32,8 +40,8 @@ def _featurizer_options(f, backend_default: str = "auto"):
                           "text-bridge cannot embed a query file, which has no text)."),
         click.option("--music-encoder", default=None, help="Separate music embedding encoder (with --image-encoder; needs the adapter to compare)."),
         click.option("--image-encoder", default=None, help="Separate image embedding encoder."),
-        click.option("--music-affect", default="music-acoustic", show_default=True, help="Encoder giving the clips' affect."),
-        click.option("--image-affect", default="image-scene", show_default=True, help="Encoder giving the images' affect."),
+        click.option("--music-affect", default=DEFAULTS["music"], show_default=True, help="Encoder giving the clips' affect."),
+        click.option("--image-affect", default=DEFAULTS["image"], show_default=True, help="Encoder giving the images' affect."),
         click.option("--affect", default="encoder", show_default=True, type=click.Choice(["encoder", "labels"]),
                      help="encoder: what a query gets at match time; labels: the source's own labels/ratings."),
     ]
@@ -57,54 +65,54 @@ def adapter() -> None:
 @adapter.command("train")
 @click.option("--pairs", "pairs", required=True, metavar="SOURCE", help="Pairs to learn from: emid:DIR, emid-hub:DIR, pairs:DIR (from `pairs build`).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model folder (config.json, weights.npz, history.json, data.json, training.png).")
-@click.option("--epochs", default=30, show_default=True, type=click.IntRange(0), help="Maximum epochs (the best on validation is kept).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation and batching.")
-@click.option("--variant", default="svdpp", show_default=True, type=click.Choice(["bmf", "svdpp", "ncf"]), help="Fusion variant (see docs).")
+@click.option("--epochs", default=AdapterConfig.epochs, show_default=True, type=click.IntRange(0), help="Maximum epochs (the best on validation is kept).")
+@click.option("--seed", default=AdapterConfig.seed, show_default=True, type=int, help="Seed of initialisation and batching.")
+@click.option("--variant", default=AdapterConfig.variant, show_default=True, type=click.Choice(["bmf", "svdpp", "ncf"]), help="Fusion variant (see docs).")
 @click.option("--no-affect", is_flag=True, help="Control: same model with the affect input zeroed.")
 @click.option("--freeze-semantic", is_flag=True,
               help="Joint spaces only: keep the semantic embedding fixed and learn only the affect terms (far fewer weights).")
-@click.option("--dim", default=256, show_default=True, type=click.IntRange(1), help="Shared-space size when the inputs are in two spaces.")
-@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(min=1e-7))
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(2))
-@click.option("--weight-decay", default=1e-4, show_default=True, type=click.FloatRange(min=0))
-@click.option("--patience", default=8, show_default=True, type=click.IntRange(1), help="Stop after this many epochs without a better validation Recall@10.")
-@click.option("--split", "fractions", default="0.8,0.1,0.1", show_default=True, help="Train,val,test shares of the clips (split by clip / recording).")
+@click.option("--dim", default=AdapterConfig.dim, show_default=True, type=click.IntRange(1), help="Shared-space size when the inputs are in two spaces.")
+@click.option("--lr", default=AdapterConfig.lr, show_default=True, type=click.FloatRange(min=1e-7))
+@click.option("--batch-size", default=AdapterConfig.batch_size, show_default=True, type=click.IntRange(2))
+@click.option("--weight-decay", default=AdapterConfig.weight_decay, show_default=True, type=click.FloatRange(min=0))
+@click.option("--patience", default=AdapterConfig.patience, show_default=True, type=click.IntRange(1), help="Stop after this many epochs without a better validation Recall@10.")
+@click.option("--fractions", "fractions", default=",".join(f"{x:g}" for x in DEFAULT_FRACTIONS), show_default=True, help="Train,val,test shares of the clips (split by clip / recording).")
 @click.option("--split-seed", default=0, show_default=True, type=int)
 @click.option("--split-by", default="recording", show_default=True, type=click.Choice(["recording", "clip"]),
               help="Keep slices of one source recording in one split (EMID's <recording>___<slice> ids), or split clip by clip.")
 @_featurizer_options
 @click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder (default: the pairs folder for pairs:, else OUT/features).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes.")
-@click.option("--progress/--no-progress", default=False, show_default=True)
+@progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim, lr, batch_size, weight_decay, patience, fractions, split_seed,
               split_by, backend, music_encoder, image_encoder, music_affect, image_affect, affect, features, workers, progress, as_json) -> None:
     """Train an adapter on music–image pairs; the epoch is chosen on validation pairs."""
+    from emoalign.data.spec import parse_source_spec
     from emoalign.learn.adapter import AdapterConfig
-    from emoalign.learn.adapter_io import parse_source
     from emoalign.learn.adapter_run import train_adapter
 
     try:
         shares = [float(x) for x in fractions.split(",")]
     except ValueError:
-        raise click.BadParameter(f"{fractions!r}: three comma-separated numbers", param_hint="--split") from None
+        raise click.BadParameter(f"{fractions!r}: three comma-separated numbers", param_hint="--fractions") from None
     if len(shares) != 3:
-        raise click.BadParameter(f"{fractions!r}: three comma-separated numbers", param_hint="--split")
+        raise click.BadParameter(f"{fractions!r}: three comma-separated numbers", param_hint="--fractions")
     feat = _featurizer(backend, music_encoder, image_encoder, music_affect, image_affect, affect)
     try:
-        name, _ = parse_source(pairs)
+        name = parse_source_spec(pairs).name
         if features is None and name != "pairs":
             features = str(Path(out) / "features")
         cfg = AdapterConfig(variant=variant, epochs=epochs, seed=seed, use_affect=not no_affect, freeze_semantic=freeze_semantic, dim=dim, lr=lr,
                             batch_size=batch_size, weight_decay=weight_decay, patience=patience)
 
         def on_epoch(rec):
-            if progress and not as_json:
+            if resolve_progress(progress) and not as_json:
                 click.echo(f"epoch {rec['epoch']:>3}  loss {rec.get('train_loss', float('nan')):.4f}  "
                            f"val R@10 m→i {rec.get('val_r10_m2i', float('nan')):.3f}  i→m {rec.get('val_r10_i2m', float('nan')):.3f}", err=True)
 
         summary = train_adapter(pairs, out, featurizer=feat, features_dir=features, config=cfg, fractions=shares,
-                                split_seed=split_seed, split_by=split_by, workers=workers, progress=progress, on_epoch=on_epoch)
+                                split_seed=split_seed, split_by=split_by, workers=workers, progress=resolve_progress(progress), on_epoch=on_epoch)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     if as_json:
@@ -162,7 +170,7 @@ def index() -> None:
 
 
 @index.command("build")
-@click.option("--source", "source", default=None, metavar="SOURCE", help="Items to index, NAME:PATH (e.g. emid:/data/EMID).")
+@click.option("--source", "source", default=None, metavar="SOURCE", help="Items to index, NAME:PATH[?KEY=VALUE&…] (e.g. emid:/data/EMID).")
 @click.option("--file", "files", multiple=True, type=click.Path(exists=True, dir_okay=False), help="Loose image/audio files to index (repeatable).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Index folder.")
 @click.option("--adapter", "adapter_dir", type=click.Path(exists=True, file_okay=False), default=None,
@@ -171,7 +179,7 @@ def index() -> None:
 @click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder (default: OUT/features).")
 @click.option("--workers", type=click.IntRange(1), default=None)
 @click.option("--overwrite", is_flag=True, help="Replace an existing index at OUT.")
-@click.option("--progress/--no-progress", default=False, show_default=True)
+@progress_option
 @click.option("--json", "as_json", is_flag=True)
 def build_cmd(source, files, out, adapter_dir, backend, music_encoder, image_encoder, music_affect, image_affect, affect,
               features, workers, overwrite, progress, as_json) -> None:
@@ -183,7 +191,7 @@ def build_cmd(source, files, out, adapter_dir, backend, music_encoder, image_enc
     feat = _featurizer(backend, music_encoder, image_encoder, music_affect, image_affect, affect)
     try:
         summary = build_index(source, out, files=files, adapter=adapter_dir, featurizer=feat, features_dir=features,
-                              workers=workers, overwrite=overwrite, progress=progress)
+                              workers=workers, overwrite=overwrite, progress=resolve_progress(progress))
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         raise _fail(exc) from None
     if as_json:

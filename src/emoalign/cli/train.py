@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from emoalign.cli.common import print_json
+from emoalign.cli.common import parse_source_arg, print_json, progress_option, resolve_progress, source_options
 
 
 @click.command()
-@click.option("--source", required=True, help="Source name (see `emoalign datasets list`).")
-@click.option("--path", "path", required=True, type=click.Path(exists=True), help="The source's local copy.")
+@source_options(split=False)
 @click.option("--encoder", required=True, help="Encoder whose embeddings the head reads (see `emoalign backends`).")
 @click.option("--target", required=True, help="Taxonomy (or label key) to predict, e.g. ravdess8, emotiontalk7, emonet40.")
 @click.option("--train-split", default="train", show_default=True, help="Split to train on ('all' for every record; RAVDESS: actors:1-16).")
@@ -20,12 +19,17 @@ from emoalign.cli.common import print_json
 @click.option("--out", required=True, type=click.Path(), help="Model folder to write (head.npz + model.json).")
 @click.option("--workers", type=int, default=None, help="Worker processes for embedding (default: all cores).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def train(source, path, encoder, target, train_split, holdout, task, C, features, out, workers, seed) -> None:
+@progress_option
+def train(source, options, encoder, target, train_split, holdout, task, C, features, out, workers, seed, progress) -> None:
     """Fit a head (classifier, multi-label or intensity) on a source's embeddings and save it."""
     from emoalign.learn.train import NoTrainingDataError, TrainConfig, train_head
 
-    cfg = TrainConfig(source, path, encoder, target, train_split=None if train_split == "all" else train_split,
-                      features=features, out=out, task=task, C=C, holdout=holdout, seed=seed, workers=workers)
+    spec = parse_source_arg(source, options)
+    if spec.split is not None:
+        raise click.BadParameter("choose the training split with --train-split, not ?split=", param_hint="--source")
+    cfg = TrainConfig(spec.name, str(spec.path), encoder, target, train_split=None if train_split == "all" else train_split,
+                      features=features, out=out, task=task, C=C, holdout=holdout, seed=seed, workers=workers,
+                      progress=resolve_progress(progress), source_options=spec.options)
     try:
         model = train_head(cfg)
     except (NoTrainingDataError, ValueError, FileNotFoundError) as exc:
@@ -35,19 +39,21 @@ def train(source, path, encoder, target, train_split, holdout, task, C, features
 
 @click.command()
 @click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--source", required=True)
-@click.option("--path", "path", required=True, type=click.Path(exists=True))
-@click.option("--split", default="val", show_default=True, help="Split to evaluate ('holdout': the part kept back at training; 'all').")
+@source_options(split=False)
+@click.option("--split", default="val", show_default=True, help="Split of the source to evaluate ('holdout': the part kept back at training; 'all').")
 @click.option("--out", required=True, type=click.Path(), help="Report folder (metrics.json, report.md, figures).")
 @click.option("--features", type=click.Path(), default=None, help="Feature-store folder (default: the one used in training).")
 @click.option("--workers", type=int, default=None)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(model_dir, source, path, split, out, features, workers, as_json) -> None:
+@progress_option
+def evaluate(model_dir, source, options, split, out, features, workers, as_json, progress) -> None:
     """Evaluate a trained head on a split; write a report with metrics and figures."""
     from emoalign.learn.train import NoTrainingDataError, evaluate_head
 
+    spec = parse_source_arg(source, options, None if split in ("holdout", "all") else split)
     try:
-        rep = evaluate_head(model_dir, source, path, split=None if split == "all" else split, out=out, features=features, workers=workers)
+        rep = evaluate_head(model_dir, spec.name, str(spec.path), split=None if split == "all" else split, out=out, features=features,
+                            workers=workers, progress=resolve_progress(progress), source_options=spec.options)
     except (NoTrainingDataError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     metrics = rep.get("metrics") or {k: rep[k] for k in ("n", "accuracy", "weighted_f1", "macro_f1", "uar")}

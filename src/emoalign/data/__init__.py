@@ -10,7 +10,8 @@ from __future__ import annotations
 from importlib import import_module
 from pathlib import Path
 
-from emoalign.data.base import BadInputError, LoadReport, Problem, Source
+from emoalign.errors import BadInputError
+from emoalign.data.base import LoadReport, Problem, Source
 
 #: Source name → "module:Class". Imported on demand so that a source's optional dependencies
 #: (e.g. `datasets` for hub layouts) load only when that source is used.
@@ -26,7 +27,7 @@ SOURCES: dict[str, str] = {
     "ravdess": "emoalign.data.ravdess:RavdessSource",
     "folder": "emoalign.data.generic:FolderSource",
     "csv": "emoalign.data.generic:CSVSource",
-    "pairs": "emoalign.pair.store:BuiltPairsSource",
+    "pairs": "emoalign.data.built_pairs:BuiltPairsSource",
 }
 
 

@@ -15,13 +15,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterable, Iterator
 
-from emoalign.types import Pair, Record
-
-
-class BadInputError(ValueError):
-    """Raised in strict mode (and for problems no adapter can skip): names the file, row and problem."""
+from emoalign.errors import BadInputError
+from emoalign.types import IMAGE_MODALITIES, MUSIC_MODALITIES, Pair, Record
 
 
 @dataclass(frozen=True)
@@ -91,6 +88,46 @@ class Source:
     def pairs(self, split: str | None = None) -> Iterator[Pair]:
         raise NotImplementedError(f"{self.name} has no music–image pairs")
 
+    def to_dataset(self, split: str | None = None):
+        """The records as a Hugging Face `datasets.Dataset` with an explicit schema.
+
+        Columns: ``id``, ``modality``, ``source``, ``path``, ``text``, ``split``, ``group``,
+        ``valence``, ``arousal`` (float32, None where unknown), one ``ClassLabel`` column
+        ``label_<taxonomy>`` per taxonomy the records are labelled in (names in the taxonomy's
+        order; -1 where a record has no label there) and ``scores`` (graded targets as JSON).
+        Media stay as paths: decode them with `emoalign.media` or cast to ``Audio``/``Image``.
+        """
+        import json
+
+        import datasets
+
+        from emoalign.affect import get_taxonomy, list_taxonomies
+
+        records = list(self.records(split))
+        taxonomies = sorted({t for r in records for t in r.labels if t in list_taxonomies()})
+        names = {t: list(get_taxonomy(t).names) for t in taxonomies}
+        features = datasets.Features({
+            "id": datasets.Value("string"), "modality": datasets.Value("string"), "source": datasets.Value("string"),
+            "path": datasets.Value("string"), "text": datasets.Value("string"), "split": datasets.Value("string"),
+            "group": datasets.Value("string"), "valence": datasets.Value("float32"), "arousal": datasets.Value("float32"),
+            **{f"label_{t}": datasets.ClassLabel(names=names[t]) for t in taxonomies},
+            "scores": datasets.Value("string"),
+        })
+
+        def label_index(r: Record, t: str) -> int:
+            label = r.labels.get(t)
+            return -1 if not label else names[t].index(get_taxonomy(t).label(label).name)
+
+        columns = {
+            "id": [r.id for r in records], "modality": [r.modality for r in records], "source": [r.source for r in records],
+            "path": [r.path for r in records], "text": [r.text for r in records], "split": [r.split for r in records],
+            "group": [r.group for r in records], "valence": [r.valence for r in records], "arousal": [r.arousal for r in records],
+            **{f"label_{t}": [label_index(r, t) for r in records] for t in taxonomies},
+            "scores": [json.dumps({k: dict(v) for k, v in r.scores.items()}, ensure_ascii=False, sort_keys=True) if r.scores else None
+                       for r in records],
+        }
+        return datasets.Dataset.from_dict(columns, features=features)
+
     # -- helpers for subclasses ---------------------------------------------------------------
     def problem(self, where: str | Path, message: str) -> None:
         """Record bad input; raise `BadInputError` instead in strict mode."""
@@ -111,3 +148,19 @@ class Source:
         if resolved != root and root not in resolved.parents:
             raise BadInputError(f"{path}: path escapes {root}")
         return resolved
+
+
+def split_music_images(records: Iterable[Record]) -> tuple[list[Record], list[Record]]:
+    """(music records, image records) of a source, each id once per side; other modalities are left out."""
+    music: list[Record] = []
+    images: list[Record] = []
+    seen: set[tuple[bool, str]] = set()
+    for r in records:
+        if r.modality not in MUSIC_MODALITIES and r.modality not in IMAGE_MODALITIES:
+            continue
+        key = (r.modality in MUSIC_MODALITIES, r.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        (music if key[0] else images).append(r)
+    return music, images

@@ -50,7 +50,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from emoalign.affect import get_taxonomy, linear_to_unit
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.data.base import BadInputError, LoadReport, Source
+from emoalign.errors import BadInputError
+from emoalign.data.base import LoadReport, Source
 from emoalign.types import Pair, Record
 
 CSV_NAME = "EMID_data.csv"

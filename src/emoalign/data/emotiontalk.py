@@ -37,11 +37,12 @@ import tarfile
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.data.base import BadInputError, Source
+from emoalign.errors import BadInputError
+from emoalign.data.base import Source
 from emoalign.types import Record
 
 TAXONOMY = "emotiontalk7"

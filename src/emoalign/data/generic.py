@@ -2,7 +2,7 @@
 
 * `FolderSource` — ``root/<label>/<file>`` (or ``root/<split>/<label>/<file>`` when every top
   folder is a split name: train, val, test). The modality of each file is guessed from its
-  content (`emoalign.encode.media.sniff_kind`: magic numbers, not the extension); UTF-8 ``.txt``
+  content (`emoalign.media.decode.sniff_kind`: magic numbers, not the extension); UTF-8 ``.txt``
   files become text records. Pass ``modality=`` to fix it (``music``, ``speech``, ``face`` …):
   files whose content is of another kind are then reported, not silently mislabelled.
 * `CSVSource` — a CSV with a ``path`` (relative to the CSV's folder, which it may not leave) or a
@@ -26,8 +26,9 @@ from typing import Any, Iterator
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.data.base import BadInputError, Source
-from emoalign.encode.media import sniff_kind
+from emoalign.errors import BadInputError
+from emoalign.data.base import Source
+from emoalign.media.decode import sniff_kind
 from emoalign.types import MODALITIES, Record
 
 #: Key of free-form labels when no taxonomy is named.
@@ -156,8 +157,8 @@ class FolderSource(_LabelMixin, Source):
 
 
 def _decodes(src: Source, path: Path, kind: str) -> bool:
-    from emoalign.encode.base import DecodeError
-    from emoalign.encode.media import load_audio, load_image
+    from emoalign.errors import DecodeError
+    from emoalign.media.decode import load_audio, load_image
 
     try:
         if kind == "audio":

@@ -9,7 +9,6 @@ splits hold actors out. Livingstone & Russo (2018), PLoS ONE 13(5):e0196391.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 from emoalign.affect import get_taxonomy

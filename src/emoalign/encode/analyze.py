@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.encode.base import DecodeError, Input, describe_input
-from emoalign.encode.media import load_audio, sniff_kind
+from emoalign.media.decode import load_audio, sniff_kind
 from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder
 
 MODALITY_CHOICES = ("auto", "speech", "music", "image", "face", "text", "video")

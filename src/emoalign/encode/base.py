@@ -11,22 +11,18 @@ never fails the batch: its result carries ``error`` and the others go on.
 
 from __future__ import annotations
 
+import inspect
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, ClassVar, Sequence, Union
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
-from emoalign.types import Affect, Embeddings
+from emoalign.errors import DecodeError
+from emoalign.types import Affect, Embeddings, Input, describe_input
 
-#: What encoders take: a path, raw bytes of a media file, or (text encoders) a string of text.
-Input = Union[str, Path, bytes]
-
-
-class DecodeError(ValueError):
-    """An input that cannot be decoded or is unfit for the model (names the input and the problem)."""
-
+__all__ = ["DecodeError", "EncodeResult", "Encoder", "Input", "describe_input", "safe_encode"]
 
 @dataclass
 class EncodeResult:
@@ -57,6 +53,49 @@ class Encoder(ABC):
     #: the feature-store key, so stored features of the old version are not reused.
     version: ClassVar[str] = "1"
 
+    #: Constructor parameters that never change outputs (where it runs, how many at once, whether
+    #: it may download): left out of the encoder's identity in the feature store.
+    runtime_params: ClassVar[tuple[str, ...]] = ("device", "batch_size", "local_files_only", "threads", "workers")
+
+    @classmethod
+    def resolve_config(cls, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Every constructor parameter that changes outputs, defaults filled in: the configured
+        instance's identity (with `version`). ``environ`` (default ``os.environ``) supplies what
+        an encoder reads from the environment, e.g. a hub checkpoint; subclasses that do so
+        override `fill_config`. Unknown parameters raise `TypeError` naming them.
+
+        >>> from emoalign.encode.registry import encoder_class
+        >>> encoder_class("speech-egemaps").resolve_config({"spec": "egemaps"})
+        {'spec': 'egemaps'}
+        """
+        config = dict(config or {})
+        params = inspect.signature(cls.__init__).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        unknown = sorted(set(config) - set(params) - {"self"}) if not takes_any else []
+        if unknown:
+            raise TypeError(f"encoder {cls.name!r} has no parameter(s) {unknown}; it takes {sorted(set(params) - {'self'})}")
+        out: dict[str, Any] = {}
+        for pname, p in params.items():
+            if pname == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or pname in cls.runtime_params:
+                continue
+            value = config.get(pname, None if p.default is p.empty else p.default)
+            if isinstance(p.default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)  # "gain=2" from a string and gain=2.0 are one configuration
+            out[pname] = value
+        out.update({k: v for k, v in config.items() if k not in params and k not in cls.runtime_params})
+        out = cls.fill_config(out, os.environ if environ is None else environ)
+        return {k: _plain(v) for k, v in sorted(out.items())}
+
+    @classmethod
+    def fill_config(cls, config: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+        """Fill parameters whose default comes from the environment (hub checkpoints); identity here."""
+        return config
+
+    @classmethod
+    def space_for(cls, config: Mapping[str, Any]) -> str | None:
+        """The vector-space id an instance with this (resolved) config produces; the class's by default."""
+        return cls.space
+
     @classmethod
     def hub_models(cls) -> list[str]:
         """The models (hub ids or local folders) a default instance loads; [] when the weights ship
@@ -79,14 +118,6 @@ class Encoder(ABC):
         return Embeddings(vectors.astype(np.float32), model=self.name, space=self.space, ids=tuple(ids))
 
 
-def describe_input(item: Input) -> str:
-    """A short name for an input in error messages."""
-    if isinstance(item, bytes):
-        return f"<{len(item)} bytes>"
-    text = str(item)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def safe_encode(encode_one, inputs: Sequence[Input]) -> list[EncodeResult]:
     """Run ``encode_one(item) -> EncodeResult`` on each input, turning exceptions into per-input errors."""
     out = []
@@ -96,3 +127,16 @@ def safe_encode(encode_one, inputs: Sequence[Input]) -> list[EncodeResult]:
         except (DecodeError, ValueError, OSError) as exc:
             out.append(EncodeResult(error=f"{type(exc).__name__}: {exc}"))
     return out
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able stand-in for a config value (paths as strings, tuples as lists, objects by type)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"

@@ -30,7 +30,7 @@ import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
 from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.encode.media import load_image
+from emoalign.media.decode import load_image
 from emoalign.types import Affect
 
 #: Class order of fer's emotion model (fer/fer.py, ``FER._get_labels``).

@@ -43,9 +43,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect import get_taxonomy, map_distribution
-from emoalign.affect.space import DEFAULT_SIGMA
 from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
-from emoalign.encode.media import load_image
+from emoalign.media.decode import load_image
 from emoalign.types import Affect
 
 SPACE = "efficientnet-lite0-imagenet"

@@ -36,7 +36,7 @@ import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
 from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
-from emoalign.encode.media import load_image
+from emoalign.media.decode import load_image
 from emoalign.types import Embeddings
 
 # Fail at import (so `available_encoders` reports it) rather than at first use; find_spec is cheap.
@@ -116,6 +116,14 @@ class CLIPZeroShotImageEncoder(Encoder):
     @classmethod
     def hub_models(cls) -> list[str]:
         return [os.environ.get("EMOALIGN_CLIP_MODEL") or DEFAULT_CLIP]
+
+    @classmethod
+    def fill_config(cls, config, environ):
+        return {**config, "model_id": config.get("model_id") or environ.get("EMOALIGN_CLIP_MODEL") or DEFAULT_CLIP}
+
+    @classmethod
+    def space_for(cls, config):
+        return config.get("space") or space_id_for(config["model_id"])
 
     def __init__(
         self,
@@ -334,6 +342,16 @@ class EmpathicFaceEncoder(Encoder):
     def hub_models(cls) -> list[str]:
         return [os.environ.get("EMOALIGN_EMPATHIC_HEADS") or DEFAULT_EMPATHIC_HEADS,
                 os.environ.get("EMOALIGN_SIGLIP_MODEL") or DEFAULT_SIGLIP]
+
+    @classmethod
+    def fill_config(cls, config, environ):
+        return {**config,
+                "heads": config.get("heads") or environ.get("EMOALIGN_EMPATHIC_HEADS") or DEFAULT_EMPATHIC_HEADS,
+                "image_model": config.get("image_model") or environ.get("EMOALIGN_SIGLIP_MODEL") or DEFAULT_SIGLIP}
+
+    @classmethod
+    def space_for(cls, config):
+        return config.get("space") or space_id_for(config["image_model"])
 
     def __init__(
         self,

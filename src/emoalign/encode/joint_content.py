@@ -35,7 +35,7 @@ and what the sentence space relates ("ambient"/"calm" ↔ "lakeside" only as far
 words near each other); ImageNet's 1,000 classes are objects and a few scenes, and the cue words
 carry affect directly, so S from this space is not free of emotion.
 
->>> from emoalign.data.fixtures.media import image_bytes, synth_image
+>>> from emoalign.media.synth import image_bytes, synth_image
 >>> r = ContentImageEncoder().encode([image_bytes(synth_image(0.5, 0.5, size=64))])[0]  # doctest: +SKIP
 >>> r.vector.shape, r.details["description"].startswith("looks like: ")  # doctest: +SKIP
 ((512,), True)
@@ -49,8 +49,9 @@ from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
-from emoalign.encode.media import load_image
+from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input
+from emoalign.errors import DecodeError
+from emoalign.media.decode import load_image
 
 SPACE = "usem3"
 #: Terms kept per item (by probability). Fixed a priori, not tuned: a description of a few terms.
@@ -240,23 +241,20 @@ TAG_SOURCES: dict[str, TagSource] = {
 }
 
 
-def resolve_tag_source(name: str | None = None) -> str:
-    """``auto`` → ``musicnn`` when ``music-musicnn`` is registered, else ``cues``. Reads ``$EMOALIGN_MUSIC_TAGS``."""
+def resolve_tag_source(name: str | None = None, environ=None) -> str:
+    """``auto`` → ``musicnn`` when ``music-musicnn`` is registered, else ``cues``.
+
+    ``name`` None reads ``$EMOALIGN_MUSIC_TAGS`` (from ``environ``, default ``os.environ``).
+    """
     from emoalign.encode.registry import ENCODERS
 
-    name = name or os.environ.get(TAGS_ENV) or "auto"
+    environ = os.environ if environ is None else environ
+    name = name or environ.get(TAGS_ENV) or "auto"
     if name == "auto":
         return "musicnn" if MUSICNN_ENCODER in ENCODERS else "cues"
     if name not in TAG_SOURCES:
         raise ValueError(f"unknown music tag source {name!r} (from {TAGS_ENV} or tags=); choose auto, {', '.join(TAG_SOURCES)}")
     return name
-
-
-class _TagVersion:
-    """The encoder version names the tag source, so features of one source are never reused for another."""
-
-    def __get__(self, obj, cls) -> str:
-        return f"1+{obj.tags.name if obj is not None else resolve_tag_source()}"
 
 
 class ContentMusicEncoder(Encoder):
@@ -266,10 +264,15 @@ class ContentMusicEncoder(Encoder):
     modality: ClassVar[str] = "music"
     taxonomy: ClassVar[str | None] = None
     space: ClassVar[str | None] = SPACE
-    version = _TagVersion()  # type: ignore[assignment]
+    version: ClassVar[str] = "1"
 
     def __init__(self, tags: str | None = None) -> None:
         self.tags = TAG_SOURCES[resolve_tag_source(tags)]
+
+    @classmethod
+    def fill_config(cls, config, environ):
+        """The tag source is part of the encoder's identity: rows of one source never serve another."""
+        return {**config, "tags": resolve_tag_source(config.get("tags"), environ)}
 
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
         results = []

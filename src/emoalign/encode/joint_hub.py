@@ -89,6 +89,15 @@ class _PromptProfileEncoder(Encoder):
     space = prompt_space_id(DEFAULT_CLAP, DEFAULT_CLIP, DEFAULT_PROMPTS)
     version = "1"
 
+    @classmethod
+    def fill_config(cls, config, environ):
+        return {**config, "clap_id": config.get("clap_id") or DEFAULT_CLAP, "clip_id": config.get("clip_id") or DEFAULT_CLIP,
+                "prompts": list(config.get("prompts") or DEFAULT_PROMPTS)}
+
+    @classmethod
+    def space_for(cls, config):
+        return prompt_space_id(config["clap_id"], config["clip_id"], config["prompts"])
+
     def __init__(
         self,
         clap_id: str | None = None,
@@ -169,7 +178,7 @@ class CLAPPromptMusicEncoder(_PromptProfileEncoder):
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
         import torch
 
-        from emoalign.encode.media import load_audio
+        from emoalign.media.decode import load_audio
 
         model = self._load()
         sr = int(self._extractor.sampling_rate)
@@ -232,7 +241,7 @@ class CLIPPromptImageEncoder(_PromptProfileEncoder):
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
         import torch
 
-        from emoalign.encode.media import load_image
+        from emoalign.media.decode import load_image
 
         model = self._load()
         decoded, where, errors = [], [], {}

@@ -87,6 +87,8 @@ class _ImageBindEncoder(Encoder):
     taxonomy = None
     space = SPACE
     version = "1"
+    # One model (ImageBind-Huge); where its checkpoint file sits does not change outputs.
+    runtime_params = Encoder.runtime_params + ("checkpoint",)
     _modality_key = ""
     _suffix = ""
 

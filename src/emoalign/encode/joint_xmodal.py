@@ -36,7 +36,7 @@ weak cues. Several are themselves mediated by emotion (Palmer et al. 2013), so S
 is not free of affect. Use it as an honest offline baseline; prefer ImageBind or the CLIP+CLAP
 prompt space (``imagebind``, ``clip-clap``) when the hub is reachable.
 
->>> from emoalign.data.fixtures.media import clip_bytes, image_bytes, synth_clip, synth_image
+>>> from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image
 >>> r = XModalMusicEncoder().encode([clip_bytes(synth_clip(0.5, 0.5, seconds=2.0))])[0]
 >>> r.vector.shape, r.details["axes"][0]
 ((5,), 'height_lightness')
@@ -49,7 +49,7 @@ from typing import Sequence
 import numpy as np
 
 from emoalign.encode.base import EncodeResult, Encoder, Input, safe_encode
-from emoalign.encode.media import load_audio, load_image
+from emoalign.media.decode import load_audio, load_image
 
 SPACE = "xmodal-v1"
 AXES = ("height_lightness", "speed_colourfulness", "loudness_contrast", "brightness_edges", "roughness_texture")

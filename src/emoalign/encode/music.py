@@ -12,7 +12,7 @@ The distribution over EMID's categories puts Gaussian weights (σ = 0.25, as in
 `emoalign.affect.map_distribution`) on the distance between the predicted valence–arousal point
 and each emid13 label's coordinates.
 
->>> from emoalign.data.fixtures.media import clip_bytes, synth_clip
+>>> from emoalign.media.synth import clip_bytes, synth_clip
 >>> enc = AcousticMusicEncoder()
 >>> res = enc.encode([clip_bytes(synth_clip(0.9, 0.9, seconds=4.0))])[0]
 >>> res.affect.valence > 0, res.affect.arousal > 0, res.vector.shape
@@ -31,7 +31,7 @@ import numpy as np
 from emoalign.affect import get_taxonomy
 from emoalign.affect.space import DEFAULT_SIGMA
 from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.encode.media import load_audio
+from emoalign.media.decode import load_audio
 from emoalign.encode.music_features import SR, MusicFeatures, extract_features
 from emoalign.types import Affect
 
@@ -147,7 +147,7 @@ class AcousticMusicEncoder(Encoder):
         """
         y = np.asarray(y, dtype=np.float32).reshape(-1)
         if sr != SR:
-            from emoalign.encode.media import resample
+            from emoalign.media.decode import resample
 
             y = resample(y, sr, SR)
         if y.size < MIN_SECONDS * SR:

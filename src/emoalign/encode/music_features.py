@@ -16,7 +16,7 @@ perceived emotion (Gabrielsson & Lindström 2010; Eerola, Friberg & Bresin 2013)
   Sethares' 1998 parameterisation), normalised by peak power so it is level-independent.
 
 >>> import numpy as np
->>> from emoalign.data.fixtures.media import synth_clip
+>>> from emoalign.media.synth import synth_clip
 >>> f = extract_features(synth_clip(0.8, 0.6, seconds=4.0, sr=22050), sr=22050)
 >>> f.mode > 0, f.key.endswith("major")
 (True, True)

@@ -29,7 +29,7 @@ import numpy as np
 
 from emoalign.affect.space import DEFAULT_SIGMA
 from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.encode.media import load_audio
+from emoalign.media.decode import load_audio
 from emoalign.encode.music import va_distribution
 from emoalign.types import Affect
 

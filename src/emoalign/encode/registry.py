@@ -6,8 +6,12 @@ pretrained weights from the Hugging Face hub and need the ``hub`` extra and the 
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import import_module
+from typing import Any, Mapping
 
 from emoalign.encode.base import Encoder
 
@@ -55,10 +59,76 @@ def encoder_class(name: str) -> type[Encoder]:
     return getattr(import_module(module), cls)
 
 
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """What makes an encoder's outputs what they are: registry name, version and every parameter
+    that changes outputs (`Encoder.resolve_config`), plus the vector space that results.
+
+    ``store_name`` names its rows in a feature store: the registry name for the default
+    configuration, ``name@<hash>`` for any other (another checkpoint, taxonomy, prompt set…), so
+    two configurations never share or mix cached rows.
+    """
+
+    name: str
+    version: str
+    config: dict[str, Any]
+    space: str | None
+    store_name: str
+
+    @property
+    def config_json(self) -> str:
+        return json.dumps(self.config, sort_keys=True, ensure_ascii=False)
+
+
+def split_encoder_ref(ref: str, config: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """``"name?key=value&key=value"`` → (name, options merged with ``config``), like source strings."""
+    from emoalign.data.spec import parse_options
+
+    name, _, query = ref.partition("?")
+    options = parse_options([q for q in query.split("&") if q]) if query else {}
+    options.update(config or {})
+    return name, options
+
+
+def encoder_identity(ref: str, config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> EncoderIdentity:
+    """The identity of ``get_encoder(ref, **config)`` without building it (no model is loaded).
+
+    >>> encoder_identity("music-acoustic").store_name
+    'music-acoustic'
+    """
+    name, options = split_encoder_ref(ref, config)
+    cls = encoder_class(name)
+    resolved = cls.resolve_config(options, environ)
+    canonical = cls.resolve_config({}, {})
+    store_name = name
+    if resolved != canonical:
+        digest = hashlib.sha256(json.dumps(resolved, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:10]
+        store_name = f"{name}@{digest}"
+    return EncoderIdentity(name, str(cls.version), resolved, cls.space_for(resolved), store_name)
+
+
 @lru_cache(maxsize=None)
-def get_encoder(name: str) -> Encoder:
-    """The process-wide instance of an encoder (models load once)."""
-    return encoder_class(name)()
+def _build(name: str, options_json: str, identity_json: str) -> Encoder:
+    # Keyed by the resolved identity too: an environment change (another hub checkpoint) builds anew.
+    return encoder_class(name)(**json.loads(options_json))
+
+
+def get_encoder(ref: str, **config: Any) -> Encoder:
+    """The process-wide instance of an encoder in a configuration (models load once per configuration).
+
+    ``ref`` is a registry name, optionally with options (``"image-clip-hub?model_id=/models/clip"``);
+    keyword arguments are options too. Only options that change outputs are part of its identity.
+
+    >>> get_encoder("music-acoustic") is get_encoder("music-acoustic")
+    True
+    """
+    name, options = split_encoder_ref(ref, config)
+    resolved = encoder_class(name).resolve_config(options)  # unknown parameters fail here, naming them
+    return _build(name, json.dumps(options, sort_keys=True, default=str), json.dumps(resolved, sort_keys=True))
+
+
+get_encoder.cache_info = _build.cache_info  # type: ignore[attr-defined]
+get_encoder.cache_clear = _build.cache_clear  # type: ignore[attr-defined]
 
 
 def default_encoder(modality: str) -> Encoder:

@@ -1,9 +1,9 @@
 """Offline speech emotion recognition: openSMILE acoustic functionals + a shipped linear head.
 
-Each clip is decoded to 16 kHz mono (`emoalign.encode.media.load_audio`), summarised by
+Each clip is decoded to 16 kHz mono (`emoalign.media.decode.load_audio`), summarised by
 openSMILE functionals (eGeMAPSv02: 88 features; ComParE_2016: 6,373; or both concatenated)
 and classified into RAVDESS's eight emotions by a multinomial logistic-regression head
-(`emoalign.learn.heads.LinearClassifierHead`) that ships in ``encode/models/``. Valence and
+(`emoalign.encode.heads.LinearClassifierHead`) that ships in ``encode/models/``. Valence and
 arousal are the expectation of the label coordinates under the predicted distribution.
 
 Speaker adaptation. Acoustic functionals vary more between speakers than between emotions,
@@ -38,8 +38,8 @@ import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
 from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
-from emoalign.encode.media import load_audio
-from emoalign.learn.heads import LinearClassifierHead
+from emoalign.media.decode import load_audio
+from emoalign.encode.heads import LinearClassifierHead
 
 SR = 16000
 #: Shortest clip accepted: openSMILE's functionals come out NaN below ~0.1 s, and emotion

@@ -35,7 +35,7 @@ import numpy as np
 from emoalign.affect import affect_from_probs, get_taxonomy, map_distribution
 from emoalign.affect.taxonomy import Taxonomy
 from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.encode.media import load_audio
+from emoalign.media.decode import load_audio
 
 #: A public SER checkpoint (wav2vec2-base fine-tuned on IEMOCAP, 4 classes; Apache-2.0).
 DEFAULT_MODEL = "superb/wav2vec2-base-superb-er"
@@ -134,6 +134,10 @@ class HubSpeechEncoder(Encoder):
     @classmethod
     def hub_models(cls) -> list[str]:
         return [os.environ.get(MODEL_ENV) or DEFAULT_MODEL]
+
+    @classmethod
+    def fill_config(cls, config, environ):
+        return {**config, "model_id": config.get("model_id") or environ.get(MODEL_ENV) or DEFAULT_MODEL}
 
     def __init__(
         self,

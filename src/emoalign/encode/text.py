@@ -37,7 +37,7 @@ from emoalign.affect import get_taxonomy
 from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
 from emoalign.encode.text_context import MODES, context_features
 from emoalign.encode.text_features import CharTfidf, TfidfClassifierHead, clean_text, detect_language
-from emoalign.learn.heads import LinearClassifierHead, LinearRegressorHead
+from emoalign.encode.heads import LinearClassifierHead, LinearRegressorHead
 from emoalign.types import Affect
 
 #: Texts longer than this are refused (a sentence encoder reads sentences, not books).

@@ -211,21 +211,21 @@ class TfidfClassifierHead:
 
     def save(self, path: str | Path, vocabulary_path: str | Path) -> Path:
         """Weights to ``path`` (.npz) and the vocabulary to ``vocabulary_path`` (.json; may be shared by heads)."""
-        from emoalign.learn.heads import _save
+        from emoalign.encode.heads import save_head_arrays
 
         if self.coef_ is None:
             raise RuntimeError("head is not fitted")
         self.tfidf.save(vocabulary_path)
         meta = {**self.meta, "vocabulary": Path(vocabulary_path).name, "n_terms": len(self.tfidf.vocabulary_)}
-        return _save(path, self.kind, meta, classes=np.array(self.classes_), coef=self.coef_,
+        return save_head_arrays(path, self.kind, meta, classes=np.array(self.classes_), coef=self.coef_,
                      intercept=self.intercept_, hyper=np.array([self.C]))
 
     @classmethod
     def load(cls, path: str | Path, tfidf: CharTfidf | None = None) -> "TfidfClassifierHead":
         """Load weights; the vocabulary is read from the file named in the head's meta (next to it) unless given."""
-        from emoalign.learn.heads import _load
+        from emoalign.encode.heads import load_head_arrays
 
-        arrays, meta = _load(path, cls.kind)
+        arrays, meta = load_head_arrays(path, cls.kind)
         if tfidf is None:
             tfidf = CharTfidf.load(Path(path).parent / meta["vocabulary"])
         head = cls(tfidf, C=float(arrays["hyper"][0]), meta=meta)

@@ -35,7 +35,7 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy, map_distribution
 from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.encode.video_io import MAX_VIDEO_SECONDS, DecodedVideo, decode_video
+from emoalign.media.video import MAX_VIDEO_SECONDS, DecodedVideo, decode_video
 from emoalign.types import Affect
 
 #: Audio rate handed to the speech encoder (its own rate: no resampling there).

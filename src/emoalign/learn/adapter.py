@@ -56,7 +56,7 @@ Saved as a folder: ``config.json`` (hyper-parameters, input spaces, dimensions, 
 `EMIAdapter.transform` refuses items from another vector space.
 
 >>> import numpy as np
->>> from emoalign.learn.adapter_data import ItemSet
+>>> from emoalign.store.items import ItemSet
 >>> rng = np.random.default_rng(0)
 >>> music = ItemSet.from_arrays([f"m{i}" for i in range(40)], rng.normal(size=(40, 8)), "toy", "emid13",
 ...                             probs=rng.dirichlet(np.ones(13), 40))
@@ -74,24 +74,21 @@ import copy
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from emoalign.affect import get_taxonomy, mapping_matrix
-from emoalign.learn.adapter_data import ItemSet
+from emoalign.errors import SpaceMismatchError
+from emoalign.store.items import ItemSet
 
 FORMAT = "emoalign-emi-adapter"
 FORMAT_VERSION = 1
 VARIANTS: tuple[str, ...] = ("bmf", "svdpp", "ncf")
 ROLES: tuple[str, ...] = ("item", "query")
 MODALITIES: tuple[str, ...] = ("music", "image")
-
-
-class SpaceMismatchError(ValueError):
-    """Vectors from another embedding space than the one a model (or index) was built on."""
 
 
 class AdapterFormatError(ValueError):
@@ -250,7 +247,6 @@ class EMIAdapter:
         directions; epoch 0 = untrained included) is kept and training stops after ``patience``
         epochs without improvement; without them the last epoch is kept.
         """
-        import torch
 
         cfg = self.config
         pairs = _check_pairs(pairs, len(music), len(images), "pairs")

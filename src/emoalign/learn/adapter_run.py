@@ -27,7 +27,8 @@ from emoalign.learn.adapter_data import DEFAULT_FRACTIONS, SPLITS, PairData, spl
 from emoalign.learn.adapter_eval import (
     evaluate_split, markdown_table, plot_history, ranks_for_pairs, results_table, semantic_matrix, tune_alpha,
 )
-from emoalign.learn.adapter_io import Featurizer, Resolved, load_pair_data, standardise_items, standardised, write_json
+from emoalign.learn.adapter_io import load_pair_data, standardised, write_json
+from emoalign.store.featurize import Featurizer, Resolved, standardise_items
 
 DATA_FILE = "data.json"
 PLOT_FILE = "training.png"

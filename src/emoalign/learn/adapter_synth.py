@@ -35,7 +35,8 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.space import DEFAULT_SIGMA
-from emoalign.learn.adapter_data import ItemSet, PairData
+from emoalign.learn.adapter_data import PairData
+from emoalign.store.items import ItemSet
 
 SPACE = "synthetic-joint"
 

@@ -1,7 +1,7 @@
 """Heads for many emotions at once: one binary classifier or one intensity regressor per label.
 
 EmoNet-Face's EmpathicInsight-Face is 40 independent heads on one image embedding; these are the
-linear counterparts, saved as plain arrays like `emoalign.learn.heads`.
+linear counterparts, saved as plain arrays like `emoalign.encode.heads`.
 
 >>> import numpy as np
 >>> X = np.random.default_rng(0).normal(size=(60, 5)); Y = (X[:, :2] > 0).astype(float)
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from emoalign.learn.heads import _load, _save
+from emoalign.encode.heads import load_head_arrays, save_head_arrays
 
 
 @dataclass
@@ -65,12 +65,12 @@ class MultiLabelHead:
         return 1.0 / (1.0 + np.exp(-(Z @ self.coef_.T + self.intercept_)))
 
     def save(self, path: str | Path) -> Path:
-        return _save(path, "multilabel", self.meta, labels=np.array(self.labels), mean=self.mean_, scale=self.scale_,
+        return save_head_arrays(path, "multilabel", self.meta, labels=np.array(self.labels), mean=self.mean_, scale=self.scale_,
                      coef=self.coef_, intercept=self.intercept_, hyper=np.array([self.C]))
 
     @classmethod
     def load(cls, path: str | Path) -> "MultiLabelHead":
-        a, meta = _load(path, "multilabel")
+        a, meta = load_head_arrays(path, "multilabel")
         return cls(labels=tuple(str(l) for l in a["labels"]), C=float(a["hyper"][0]), meta=meta,
                    mean_=a["mean"], scale_=a["scale"], coef_=a["coef"], intercept_=a["intercept"])
 
@@ -109,12 +109,12 @@ class IntensityHead:
         return np.clip(Z @ self.coef_.T + self.intercept_, self.low, self.high)
 
     def save(self, path: str | Path) -> Path:
-        return _save(path, "intensity", self.meta, labels=np.array(self.labels), mean=self.mean_, scale=self.scale_,
+        return save_head_arrays(path, "intensity", self.meta, labels=np.array(self.labels), mean=self.mean_, scale=self.scale_,
                      coef=self.coef_, intercept=self.intercept_, hyper=np.array([self.alpha, self.low, self.high]))
 
     @classmethod
     def load(cls, path: str | Path) -> "IntensityHead":
-        a, meta = _load(path, "intensity")
+        a, meta = load_head_arrays(path, "intensity")
         alpha, low, high = (float(x) for x in a["hyper"])
         return cls(labels=tuple(str(l) for l in a["labels"]), alpha=alpha, low=low, high=high, meta=meta,
                    mean_=a["mean"], scale_=a["scale"], coef_=a["coef"], intercept_=a["intercept"])

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import ast
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,7 +28,7 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy
 from emoalign.data import open_source
-from emoalign.learn.heads import LinearClassifierHead
+from emoalign.encode.heads import LinearClassifierHead
 from emoalign.learn.multilabel import IntensityHead, MultiLabelHead
 from emoalign.types import Record
 
@@ -50,6 +50,8 @@ class TrainConfig:
     seed: int = 0
     workers: int | None = None
     progress: bool = True
+    #: adapter options of the source (e.g. ``{"modality": "speech"}`` for EmotionTalk)
+    source_options: dict = field(default_factory=dict)
 
 
 def hash_split(records: Sequence[Record], fraction: float, seed: int = 0) -> tuple[list[Record], list[Record]]:
@@ -79,8 +81,8 @@ class NoTrainingDataError(ValueError):
     """The source gave no usable examples for the requested target/split."""
 
 
-def _records(source: str, path: str, split: str | None) -> list[Record]:
-    src = open_source(source, path)
+def _records(source: str, path: str, split: str | None, options: dict | None = None) -> list[Record]:
+    src = open_source(source, path, **(options or {}))
     return list(src.records(split=split) if split else src.records())
 
 
@@ -144,7 +146,7 @@ def train_head(cfg: TrainConfig) -> Path:
     """Fit a head for ``cfg.target`` on ``cfg.encoder`` embeddings of the train split; save it in ``cfg.out``."""
     if cfg.task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}")
-    records = _records(cfg.source, cfg.path, cfg.train_split)
+    records = _records(cfg.source, cfg.path, cfg.train_split, cfg.source_options)
     if not records:
         raise NoTrainingDataError(f"{cfg.source} at {cfg.path} has no records in split {cfg.train_split!r}")
     held: list[Record] = []
@@ -184,7 +186,8 @@ def load_model(model_dir: str | Path) -> tuple[Any, dict]:
 
 
 def evaluate_head(model_dir: str | Path, source: str, path: str, *, split: str | None, out: str | Path,
-                  features: str | Path | None = None, workers: int | None = None, progress: bool = True) -> dict:
+                  features: str | Path | None = None, workers: int | None = None, progress: bool = True,
+                  source_options: dict | None = None) -> dict:
     """Evaluate a trained head on one split of a source; writes metrics.json, report.md and figures to ``out``."""
     from emoalign.eval.metrics import per_label_auc, quadratic_weighted_kappa
     from emoalign.eval.report import write_classification_report, write_table_report
@@ -195,9 +198,9 @@ def evaluate_head(model_dir: str | Path, source: str, path: str, *, split: str |
         held = set(info.get("holdout_ids") or [])
         if not held:
             raise ValueError(f"{model_dir} was trained without --holdout: there is no held-out part to evaluate")
-        records = [r for r in _records(source, path, info["config"]["train_split"]) if r.id in held]
+        records = [r for r in _records(source, path, info["config"]["train_split"], source_options) if r.id in held]
     else:
-        records = _records(source, path, split)
+        records = _records(source, path, split, source_options)
     labels = info["labels"]
     _, with_target = _targets(records, info["target"], info["task"], labels)
     if not with_target:

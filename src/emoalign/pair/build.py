@@ -7,14 +7,14 @@
 2. **Affect** per item. ``affect="auto"``: a record's own valence/arousal (EMID clips: their
    listener ratings) and its own labels (EMID images: the Mikels tag, placed at the tag's point in
    the taxonomy — Warriner norms by default, NRC-VAD as in the paper with ``nrc_vad=``); items with
-   neither go through the offline default affect encoders (registry defaults: music, image), also via the
+   neither go through the offline default affect encoders (the registry's music and image defaults), also via the
    store. ``affect="encoder"`` uses the encoders for everything.
 3. **Pairing** (`emoalign.pair.pairing.pair_arrays`): candidates, S, E, T, keep M — at the chosen
    α and at α = 1. Candidates (``candidates=``, `emoalign.pair.candidates`): ``semantic`` is the
    paper's top-K by cosine; ``auto`` (default) makes them emotion-aware when α < 1 (``global``:
    the picks are the best by T over the whole collection), and the paper's picks at α are kept
    for the comparison.
-4. **Outputs** (`emoalign.pair.store` layout) and the comparison (`emoalign.pair.report`): α = 1
+4. **Outputs** (`emoalign.data.built_pairs` layout) and the comparison (`emoalign.pair.report`): α = 1
    vs α, and with emotion-aware candidates also the paper's candidates at α.
 
 Emotion categories for the comparison live in one taxonomy (``category_taxonomy``, Mikels' 8): an
@@ -34,19 +34,20 @@ import json
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from emoalign.affect import get_taxonomy, list_taxonomies, load_nrc_vad, map_distribution, nearest_label
+from emoalign.affect import category_from, get_taxonomy, list_taxonomies, load_nrc_vad
 from emoalign.encode.joint import choose_backend, input_records, prepare_pair_vectors
+from emoalign.encode.registry import DEFAULTS
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
 from emoalign.pair.pairing import PairingResult, pair_arrays
 from emoalign.pair.report import compare, plot_distributions
 from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE, S_NORMS
-from emoalign.pair.store import (
+from emoalign.data.built_pairs import (
     BASELINE_FILE,
     CANDIDATES_FILE,
     COMPONENTS,
@@ -55,18 +56,10 @@ from emoalign.pair.store import (
     RECORDS_FILE,
     SUMMARY_FILE,
 )
-from emoalign.types import Affect, Record
+from emoalign.types import IMAGE_MODALITIES, MUSIC_MODALITIES, Record
 
-MUSIC_MODALITIES = ("music", "audio")
 #: Finished row blocks of the exact search while a build runs (removed once the outputs are written).
 CHECKPOINT_DIR = ".pairing-checkpoint"
-IMAGE_MODALITIES = ("image", "face")
-
-
-def _default_encoder(modality: str) -> str:
-    from emoalign.encode.registry import DEFAULTS
-
-    return DEFAULTS[modality]
 
 
 @dataclass
@@ -85,9 +78,8 @@ class PairsConfig:
     candidates: str = "auto"
     full_softmax: bool = True
     affect: str = "auto"
-    #: affect encoders for items without ratings/labels: the registry's default music and image encoders
-    music_affect_encoder: str = field(default_factory=lambda: _default_encoder("music"))
-    image_affect_encoder: str = field(default_factory=lambda: _default_encoder("image"))
+    music_affect_encoder: str = DEFAULTS["music"]
+    image_affect_encoder: str = DEFAULTS["image"]
     category_taxonomy: str = "mikels8"
     nrc_vad: str | None = None
     seed: int = 0
@@ -131,21 +123,6 @@ class Placed:
 # ---------------------------------------------------------------------------------------------
 # Affect
 # ---------------------------------------------------------------------------------------------
-def category_from(labels: dict, affect: Affect | None, va: tuple[float, float], taxonomy: str) -> str:
-    """The item's category in ``taxonomy``: its own label there, a label carried over, or the nearest label."""
-    tax = get_taxonomy(taxonomy)
-    if labels.get(taxonomy):
-        return tax.label(labels[taxonomy]).name
-    for name, label in sorted(labels.items()):
-        if name in list_taxonomies() and label:
-            probs = map_distribution({label: 1.0}, name, taxonomy)
-            return max(probs, key=probs.get)
-    if affect is not None and affect.taxonomy in list_taxonomies():
-        probs = map_distribution(dict(affect.probs), affect.taxonomy, taxonomy)
-        return max(probs, key=probs.get)
-    return nearest_label(va[0], va[1], taxonomy)
-
-
 def place_from_record(record: Record, taxonomy: str, lexicon=None) -> Placed | None:
     """A record's own affect: its valence/arousal (ratings) or its label's point; None if it has neither."""
     if record.valence is not None and record.arousal is not None:
@@ -184,7 +161,7 @@ def build_pairs(
     sources: dict | None = None,
     progress: bool = False,
 ) -> dict:
-    """Pair ``music`` with ``images`` and write the folder (layout: `emoalign.pair.store`). Returns the summary."""
+    """Pair ``music`` with ``images`` and write the folder (layout: `emoalign.data.built_pairs`). Returns the summary."""
     from emoalign.store import FeatureTable, extract
 
     config = config or PairsConfig()

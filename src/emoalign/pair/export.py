@@ -91,8 +91,8 @@ def prepare_media(
     """
     import soundfile as sf
 
-    from emoalign.encode.base import DecodeError
-    from emoalign.encode.media import load_audio, load_image
+    from emoalign.errors import DecodeError
+    from emoalign.media.decode import load_audio, load_image
 
     root = Path(root)
     (root / "audio").mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ The query logic shared by the CLI (``emoalign index …``, ``emoalign match``) a
 >>> [(h.id, round(h.total, 2), h.reason) for h in res.hits]  # doctest: +SKIP
 """
 
-from emoalign.learn.adapter_io import QueryError
+from emoalign.errors import QueryError
 from emoalign.retrieve.build import add_to_index, build_index, load_adapter
 from emoalign.retrieve.match import Matcher, MatchHit, MatchResult, match
 

@@ -22,10 +22,10 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.learn.adapter_data import ItemSet
-from emoalign.learn.adapter_io import (
-    IMAGE_MODALITIES, MUSIC_MODALITIES, Featurizer, Resolved, featurize_records, parse_source, standardise_items,
-)
+from emoalign.data.base import split_music_images
+from emoalign.data.spec import parse_source_spec
+from emoalign.store.featurize import Featurizer, Resolved, featurize_records, standardise_items
+from emoalign.store.items import ItemSet
 from emoalign.retrieve.match import ADAPTER_DIR
 from emoalign.store.index import IVF_THRESHOLD, ItemMeta, VectorIndex
 from emoalign.types import Record
@@ -35,23 +35,15 @@ ADAPTER_FILES = ("config.json", "weights.npz", "history.json", "data.json")
 
 def read_records(spec: str) -> tuple[list[Record], list[Record], dict]:
     """(music records, image records, source report) of any source given as ``NAME:PATH``."""
-    from emoalign.data import open_source
-
-    name, path = parse_source(spec)
-    src = open_source(name, path)
-    music, images, seen = [], [], set()
-    for r in src.records():
-        side = "music" if r.modality in MUSIC_MODALITIES else "image" if r.modality in IMAGE_MODALITIES else None
-        if side is None or (side, r.id) in seen:
-            continue
-        seen.add((side, r.id))
-        (music if side == "music" else images).append(r)
+    parsed = parse_source_spec(spec)
+    src = parsed.open()
+    music, images = split_music_images(src.records(parsed.split))
     return music, images, src.report.to_dict()
 
 
 def records_from_files(files: Sequence[str | Path]) -> list[Record]:
     """Records for loose files (modality sniffed from the content; unknown kinds are refused)."""
-    from emoalign.encode.media import sniff_kind
+    from emoalign.media.decode import sniff_kind
 
     out = []
     for f in files:

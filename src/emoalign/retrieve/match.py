@@ -34,7 +34,8 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.learn.adapter_io import QueryError, Resolved, featurize_query
+from emoalign.errors import QueryError
+from emoalign.store.featurize import Resolved, featurize_query
 from emoalign.pair.score import PAPER_ALPHA, PAPER_TEMPERATURE, combine, emotional_scores, semantic_scores
 from emoalign.store.index import EmptyIndexError, VectorIndex
 

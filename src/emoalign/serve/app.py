@@ -41,8 +41,8 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from emoalign import __version__
-from emoalign.encode.base import DecodeError
-from emoalign.encode.media import sniff_mime
+from emoalign.errors import DecodeError
+from emoalign.media.decode import sniff_mime
 from emoalign.encode.registry import DEFAULTS
 from emoalign.serve import locks
 from emoalign.serve.limits import BodyLimit

@@ -66,7 +66,7 @@ def default_index(folder: str | Path | None = None, *, log: Callable[[str], None
 
 def _build(base: Path) -> None:
     from emoalign.data.fixtures.emid import make
-    from emoalign.learn.adapter_io import Featurizer
+    from emoalign.store.featurize import Featurizer
     from emoalign.retrieve import build_index
 
     dirs = make(base / "data", seed=SEED)

@@ -72,7 +72,7 @@ class IndexMatcher:
         Raises `UploadError` 422 for a file that does not decode or an unknown emotion label.
         An emotion filter that leaves no item gives an empty ``results`` list (not an error).
         """
-        from emoalign.learn.adapter_io import QueryError
+        from emoalign.errors import QueryError
         from emoalign.store.index import EmptyIndexError
 
         try:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 
-from emoalign.encode.base import DecodeError
-from emoalign.encode.media import load_image, sniff_kind
+from emoalign.errors import DecodeError
+from emoalign.media.decode import load_image, sniff_kind
 
 #: Which upload kinds each requested modality can read.
 MODALITY_KINDS: dict[str, tuple[str, ...]] = {

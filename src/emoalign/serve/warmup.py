@@ -10,12 +10,12 @@ present but unusable shows up in /api/health instead of in someone's request.
 
 from __future__ import annotations
 
-from emoalign.data.fixtures.media import SR, clip_bytes, image_bytes, synth_clip, synth_image
+from emoalign.media.synth import SR, clip_bytes, image_bytes, synth_clip, synth_image
 from emoalign.encode.base import Encoder, Input
 
 
 def _short_video() -> bytes:
-    from emoalign.encode.video_io import write_video
+    from emoalign.media.video import write_video
 
     frame = synth_image(0.5, 0.5, size=64)
     return write_video(None, [frame] * 5, fps=5.0, audio=synth_clip(0.5, 0.5, seconds=1.0), sr=SR)

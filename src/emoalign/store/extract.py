@@ -124,7 +124,7 @@ def content_hash(record: Record, text_input: bool) -> tuple[str, Any]:
 
 
 def feature_key(content: str, encoder: str, version: str) -> str:
-    """The cache key of (content, encoder, version).
+    """The cache key of (content, encoder's store name — its configured identity —, version).
 
     >>> feature_key("ab" * 32, "text-use", "1")[:12]
     'b09ac8b9d6f1'
@@ -132,23 +132,24 @@ def feature_key(content: str, encoder: str, version: str) -> str:
     return hashlib.sha256(f"{content}\0{encoder}\0{version}".encode()).hexdigest()
 
 
-def encoder_info(name: str) -> tuple[str, str, str | None, bool]:
-    """(registry spec, version, space, takes text) of an encoder, without building it."""
-    from emoalign.encode.registry import ENCODERS, encoder_class
+def encoder_info(ref: str, config: dict | None = None):
+    """(identity, registry spec, options, takes text) of an encoder in a configuration, without building it."""
+    from emoalign.encode.registry import ENCODERS, encoder_class, encoder_identity, split_encoder_ref
 
-    cls = encoder_class(name)
-    version = str(getattr(cls, "version", "1"))
-    return ENCODERS[name], version, getattr(cls, "space", None), getattr(cls, "modality", None) == "text"
+    identity = encoder_identity(ref, config)
+    _, options = split_encoder_ref(ref, config)
+    text_input = getattr(encoder_class(identity.name), "modality", None) == "text"
+    return identity, ENCODERS[identity.name], options, text_input
 
 
 # -- engines: each yields (batch of tasks, packed results) as batches finish -----------------------
-def _run_inprocess(batches: Iterator[list[_Task]], name: str, spec: str) -> Iterator[tuple[list[_Task], list[tuple]]]:
-    setup_worker(name, spec, (), None)
+def _run_inprocess(batches: Iterator[list[_Task]], name: str, spec: str, options: dict) -> Iterator[tuple[list[_Task], list[tuple]]]:
+    setup_worker(name, spec, (), None, options)
     for batch in batches:
         yield batch, encode_batch([t.input for t in batch])
 
 
-def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, workers: int) -> Iterator[tuple[list[_Task], list[tuple]]]:
+def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, options: dict, workers: int) -> Iterator[tuple[list[_Task], list[tuple]]]:
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -158,7 +159,7 @@ def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, workers: int
     # worker that dies (a decoder segfault) instead of waiting forever for its batch.
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=mp.get_context("spawn"),
-        initializer=setup_worker, initargs=(name, spec, list(sys.path), threads),
+        initializer=setup_worker, initargs=(name, spec, list(sys.path), threads, options),
     ) as pool:
         pending: dict = {}
         exhausted = False
@@ -187,7 +188,7 @@ def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, workers: int
                 fut.cancel()
 
 
-def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, workers: int | None, address: str | None, summary: ExtractSummary) -> Iterator[tuple[list[_Task], list[tuple]]]:
+def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, options: dict, workers: int | None, address: str | None, summary: ExtractSummary) -> Iterator[tuple[list[_Task], list[tuple]]]:
     try:
         import ray
     except ImportError:
@@ -203,7 +204,7 @@ def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, workers: int 
     n = workers or max(1, int(ray.available_resources().get("CPU", 1)))
     summary.workers = n
     Actor = ray.remote(num_cpus=1)(EncoderActor)
-    actors = [Actor.remote(name, spec, list(sys.path), 1) for _ in range(n)]
+    actors = [Actor.remote(name, spec, list(sys.path), 1, options) for _ in range(n)]
     pending: dict = {}
     load: dict[int, int] = {i: 0 for i in range(n)}
     exhausted = False
@@ -246,6 +247,7 @@ def extract(
     encoder_name: str,
     out_dir: str | Path,
     *,
+    encoder_config: dict | None = None,
     batch_size: int = 64,
     workers: int | None = None,
     engine: str = "local",
@@ -254,6 +256,11 @@ def extract(
     ray_address: str | None = None,
 ) -> ExtractSummary:
     """Compute and store ``encoder_name``'s features for every record not yet in ``out_dir``.
+
+    ``encoder_name`` is a registry name, optionally with options (``"image-clip-hub?model_id=…"``);
+    ``encoder_config`` adds options. Rows are stored under the configured encoder's identity
+    (`emoalign.encode.registry.encoder_identity`): ``summary.encoder`` is the name to read them
+    back with (the plain name for the default configuration).
 
     Returns an `ExtractSummary` (computed / reused / failed counts). Safe to interrupt and re-run.
 
@@ -265,7 +272,9 @@ def extract(
         raise ValueError(f"unknown engine {engine!r}; choose one of {ENGINES}")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    spec, version, space, text_input = encoder_info(encoder_name)
+    identity, spec, options, text_input = encoder_info(encoder_name, encoder_config)
+    name, version, space = identity.name, identity.version, identity.space
+    encoder_name = identity.store_name  # rows, folder and keys belong to the configured instance
     if workers is None:
         workers = (os.cpu_count() or 1) if engine == "local" else 0  # ray: one actor per cluster CPU
     table = FeatureTable(out_dir)
@@ -283,11 +292,11 @@ def extract(
         if tasks:
             batches = iter([tasks[i : i + batch_size] for i in range(0, len(tasks), batch_size)])
             if engine == "ray":
-                runner = _run_ray(batches, encoder_name, spec, workers or None, ray_address, summary)
+                runner = _run_ray(batches, name, spec, options, workers or None, ray_address, summary)
             elif workers <= 1:
-                runner = _run_inprocess(batches, encoder_name, spec)
+                runner = _run_inprocess(batches, name, spec, options)
             else:
-                runner = _run_pool(batches, encoder_name, spec, workers)
+                runner = _run_pool(batches, name, spec, options, workers)
             bar = _progress(todo, f"extract {encoder_name}", progress)
             try:
                 for batch, packed in runner:

@@ -199,6 +199,22 @@ def affect_from_row(row: Mapping[str, Any]) -> Affect | None:
     )
 
 
+def store_name(encoder: str) -> str:
+    """Where an encoder's rows live in a feature folder: a registered encoder (``name`` or
+    ``name?options``) resolves to `emoalign.encode.registry.EncoderIdentity.store_name` in this
+    environment; any other name (an identity already, or an encoder registered elsewhere) is kept.
+    """
+    from emoalign.encode.registry import ENCODERS, encoder_identity
+
+    base = encoder.partition("?")[0]
+    if base not in ENCODERS or "@" in encoder:
+        return encoder
+    try:
+        return encoder_identity(encoder).store_name
+    except ImportError:  # an optional backend that is not installed: it has only its default rows
+        return base
+
+
 class FeatureTable:
     """Read (and append to) a feature folder. Cheap to create; shards are read on first use.
 
@@ -219,6 +235,9 @@ class FeatureTable:
         return self.folder / "features"
 
     def encoder_dir(self, encoder: str) -> Path:
+        """The folder of an encoder's rows; a registry name (with ``?options``) means its configured
+        identity (`store_name`), so another checkpoint or configuration never reads these rows."""
+        encoder = store_name(encoder)
         if not encoder or "/" in encoder or "\\" in encoder or encoder.startswith("."):
             raise ValueError(f"bad encoder name {encoder!r} for a feature folder")
         return self.root / encoder

@@ -56,7 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from emoalign.learn.adapter import SpaceMismatchError
+from emoalign.errors import SpaceMismatchError
 from emoalign.store.features import WriterLock, fsync_dir, write_atomic
 from emoalign.types import MODALITIES
 

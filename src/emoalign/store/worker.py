@@ -21,8 +21,8 @@ class EncoderLoadError(RuntimeError):
 _WORKER: dict[str, Any] = {}
 
 
-def setup_worker(name: str, spec: str, paths: Sequence[str], threads: int | None) -> None:
-    """Build the encoder once per worker process (spawned pools and Ray actors alike)."""
+def setup_worker(name: str, spec: str, paths: Sequence[str], threads: int | None, options: dict | None = None) -> None:
+    """Build the encoder (in its configuration ``options``) once per worker process (spawned pools and Ray actors alike)."""
     if threads:
         # Several workers on few cores: one BLAS/OpenMP thread each, or they fight for the cores.
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -36,7 +36,7 @@ def setup_worker(name: str, spec: str, paths: Sequence[str], threads: int | None
     try:
         if threads and "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
-        _WORKER["encoder"] = get_encoder(name)
+        _WORKER["encoder"] = get_encoder(name, **(options or {}))
         _WORKER["error"] = None
     except Exception as exc:  # reported on the first batch, where the driver can see it
         _WORKER["encoder"] = None
@@ -106,8 +106,8 @@ def _json_default(obj: Any) -> Any:
 class EncoderActor:
     """A Ray actor holding one encoder (wrapped with ``ray.remote`` only when Ray is used)."""
 
-    def __init__(self, name: str, spec: str, paths: Sequence[str], threads: int | None) -> None:
-        setup_worker(name, spec, paths, threads)
+    def __init__(self, name: str, spec: str, paths: Sequence[str], threads: int | None, options: dict | None = None) -> None:
+        setup_worker(name, spec, paths, threads, options)
 
     def encode(self, inputs: Sequence[Any]) -> list[tuple]:
         return encode_batch(inputs)

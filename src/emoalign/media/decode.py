@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emoalign.encode.base import DecodeError, Input, describe_input
+from emoalign.errors import DecodeError
+from emoalign.types import Input, describe_input
 
 #: Refuse images with more pixels than this (decompression bombs); ~ 8k × 8k.
 MAX_IMAGE_PIXELS = 64_000_000

@@ -28,7 +28,8 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from emoalign.data.base import BadInputError, Source
+from emoalign.errors import BadInputError
+from emoalign.data.base import Source
 from emoalign.types import Pair, Record
 
 PAIRS_FILE = "pairs.parquet"

@@ -75,13 +75,13 @@ class LinearClassifierHead:
 
     def save(self, path: str | Path) -> Path:
         self._check_fitted()
-        return _save(path, "linear-classifier", self.meta, classes=np.array(self.classes_),
+        return save_head_arrays(path, "linear-classifier", self.meta, classes=np.array(self.classes_),
                      mean=self.mean_, scale=self.scale_, coef=self.coef_, intercept=self.intercept_,
                      hyper=np.array([self.C]))
 
     @classmethod
     def load(cls, path: str | Path) -> "LinearClassifierHead":
-        arrays, meta = _load(path, "linear-classifier")
+        arrays, meta = load_head_arrays(path, "linear-classifier")
         return cls(C=float(arrays["hyper"][0]), meta=meta, mean_=arrays["mean"], scale_=arrays["scale"],
                    coef_=arrays["coef"], intercept_=arrays["intercept"], classes_=tuple(str(c) for c in arrays["classes"]))
 
@@ -121,17 +121,18 @@ class LinearRegressorHead:
     def save(self, path: str | Path) -> Path:
         if self.coef_ is None:
             raise RuntimeError("head is not fitted")
-        return _save(path, "linear-regressor", self.meta, targets=np.array(self.targets), mean=self.mean_,
+        return save_head_arrays(path, "linear-regressor", self.meta, targets=np.array(self.targets), mean=self.mean_,
                      scale=self.scale_, coef=self.coef_, intercept=self.intercept_, hyper=np.array([self.alpha]))
 
     @classmethod
     def load(cls, path: str | Path) -> "LinearRegressorHead":
-        arrays, meta = _load(path, "linear-regressor")
+        arrays, meta = load_head_arrays(path, "linear-regressor")
         return cls(alpha=float(arrays["hyper"][0]), targets=tuple(str(t) for t in arrays["targets"]), meta=meta,
                    mean_=arrays["mean"], scale_=arrays["scale"], coef_=arrays["coef"], intercept_=arrays["intercept"])
 
 
-def _save(path: str | Path, kind: str, meta: dict, **arrays: np.ndarray) -> Path:
+def save_head_arrays(path: str | Path, kind: str, meta: dict, **arrays: np.ndarray) -> Path:
+    """Write a head's arrays and a JSON header (``kind``, ``meta``) to one ``.npz`` file (no pickles)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = json.dumps({"kind": kind, "format": 1, "meta": meta}, ensure_ascii=False)
@@ -140,7 +141,8 @@ def _save(path: str | Path, kind: str, meta: dict, **arrays: np.ndarray) -> Path
     return path
 
 
-def _load(path: str | Path, kind: str) -> tuple[dict[str, np.ndarray], dict]:
+def load_head_arrays(path: str | Path, kind: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a file written by `save_head_arrays`, checking it holds a head of ``kind``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"head file not found: {path}")

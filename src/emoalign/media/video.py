@@ -23,9 +23,10 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.encode.base import DecodeError, Input, describe_input
+from emoalign.errors import DecodeError
+from emoalign.types import Input, describe_input
 
-#: Refuse videos longer than this (the same limit as audio in `emoalign.encode.media`).
+#: Refuse videos longer than this (the same limit as audio in `emoalign.media.decode`).
 MAX_VIDEO_SECONDS = 600.0
 
 
