@@ -48,7 +48,7 @@ def pairs() -> None:
 @click.option("--images", "image_src", required=True, metavar="SOURCE", help="Image collection, NAME:PATH.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--alpha", default=PAPER_ALPHA, show_default=True, type=click.FloatRange(0, 1), help="Weight of the semantic score (1 = semantic only).")
-@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1), help="Candidates per clip (by semantic similarity).")
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1), help="Candidates per clip by semantic similarity (and as many from the joint search with emotion-aware candidates).")
 @click.option("--keep", default=PAPER_KEEP, show_default=True, type=click.IntRange(1), help="Images kept per clip.")
 @click.option("--semantic", default="auto", show_default=True,
               type=click.Choice(["auto", "content", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
