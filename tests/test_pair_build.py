@@ -259,3 +259,13 @@ def test_temperature_auto_is_the_spaces_cosine_spread_and_a_number_is_honoured(b
     bad = CliRunner().invoke(cli, ["pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}",
                                    "--out", str(tmp_path / "x"), "--temperature", "warm"])
     assert bad.exit_code != 0 and "expected 'auto' or a number" in bad.output
+
+
+def test_the_text_report_shows_the_papers_candidates_next_to_the_emotion_aware_ones(built, emid_root, tmp_path):
+    out, _ = built
+    result = CliRunner().invoke(cli, ["pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}",
+                                      "--out", str(tmp_path / "txt"), "--semantic", "xmodal", "--top-k", "8", "--features", str(out),
+                                      "--workers", "1", "--no-progress"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "α = 1 (semantic only)" in result.output and "paper's top-8 candidates" in result.output
+    assert "global candidates" in result.output and "provably the collection's best by T" in result.output
