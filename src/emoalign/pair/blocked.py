@@ -254,7 +254,10 @@ def exact_topk(
         U, V = _as_f32(joint[0], "U"), _as_f32(joint[1], "V")
         if U.shape[0] != n or V.shape[0] != m or U.shape[1] != V.shape[1]:
             raise ValueError(f"joint U, V must be (N, r) and (M, r); got {U.shape}, {V.shape} for N={n}, M={m}")
-        ja, jb = np.float32(joint[2]), np.float32(joint[3])
+        ja, jb = float(joint[2]), float(joint[3])
+        # scores are kept as cos + (b/a)·U·Vᵀ (same order as a·cos + b·U·Vᵀ for a > 0) and scaled by a at
+        # the end: one rank-r product and one in-place add per block, no temporary
+        U = U * np.float32(jb / ja) if ja > 0 else U * np.float32(jb)
         # a second product block of 4 bytes per cell lives next to the first
         memory_budget = memory_budget * BYTES_PER_CELL // (BYTES_PER_CELL + 4)
     rb, cb = plan_blocks(n, m, memory_budget)
@@ -270,7 +273,7 @@ def exact_topk(
     vals2 = np.full((n, k), -np.inf, dtype=np.float32) if joint is not None else None
     idx2 = np.full((n, k), -1, dtype=np.int64) if joint is not None else None
     if n == 0 or m == 0:
-        return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats, _joint(vals2, idx2))
+        return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats, _joint(vals2, idx2, joint))
     if method == "torch":
         return _torch_topk(X, Y, k, rb, cb, vals, idx, lse_max, lse_sum, temperature, stats)
     update = _update_fused if method == "fused" else _update_argpartition
@@ -307,8 +310,8 @@ def exact_topk(
                     found = sum(update(B[ch, a:a + SLICE_COLUMNS], vals[s], idx[s], c0 + a) for a in range(0, B.shape[1], SLICE_COLUMNS))
                     if vals2 is not None:
                         J = np.matmul(U[s], V[c0:c0 + B.shape[1]].T)
-                        J *= jb
-                        J += ja * B[ch]
+                        if ja > 0:
+                            J += B[ch]
                         found += sum(update(J[:, a:a + SLICE_COLUMNS], vals2[s], idx2[s], c0 + a) for a in range(0, J.shape[1], SLICE_COLUMNS))
                     return found
 
@@ -326,11 +329,14 @@ def exact_topk(
             pool.shutdown()
         if bar is not None:
             bar.close()
-    return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats, _joint(vals2, idx2))
+    return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats, _joint(vals2, idx2, joint))
 
 
-def _joint(vals2, idx2) -> TopK | None:
-    return None if vals2 is None else TopK(vals2, idx2)
+def _joint(vals2, idx2, joint) -> TopK | None:
+    if vals2 is None:
+        return None
+    a = float(joint[2])
+    return TopK(vals2 * np.float32(a) if a > 0 else vals2, idx2)
 
 
 class _Checkpoint:
