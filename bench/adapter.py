@@ -139,7 +139,8 @@ def fixture_run(work: Path) -> dict:
     control_out = work / "adapter-control"
     r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(control_out), "--backend", "xmodal",
                         "--features", str(feats), "--variant", best[0], "--lr", str(best[1]), "--epochs", str(SCALE["epochs"]),
-                        "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--no-affect", "--json"], capture_output=True, text=True, env=env)
+                        "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--no-affect", "--json"],
+                       capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise SystemExit(r.stderr[-3000:])
     rc = subprocess.run([EMOALIGN, "adapter", "evaluate", "--model", str(control_out), "--json"], capture_output=True, text=True, env=env)
@@ -179,10 +180,9 @@ def table(res: dict) -> list[str]:
 
 
 def plot_curves(worlds: list[dict], out: Path) -> None:
-    import matplotlib
+    from emoalign.eval.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(2, len(worlds), figsize=(5 * len(worlds), 7), dpi=100, squeeze=False)
     for c, w in enumerate(worlds):

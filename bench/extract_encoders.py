@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.encode.base import EncodeResult, Encoder, Input, safe_encode
+from emoalign.encode.base import Encoder, EncodeResult, Input, safe_encode
 from emoalign.media.decode import load_audio
 
 BANDS = (0, 125, 250, 500, 1000, 2000, 4000, 6000, 8000)

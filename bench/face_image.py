@@ -204,8 +204,11 @@ def report(results: dict[str, dict], args: argparse.Namespace, load: tuple[float
         "",
         "| what | throughput | peak RSS (MB) |",
         "|---|---|---|",
-        f"| end to end (decode + Haar + FER CNN) | {fmt(r['face-fer']['images_per_s'])} images/s ({fmt(r['face-fer']['faces_per_s'])} faces/s; {r['face-fer']['faces']} faces in {r['face-fer']['images']} images) | {fmt(r['face-fer']['peak_mb'], 0)} |",
-        f"| Haar detection alone (fer's settings, longer side ≤ 640 px) | {fmt(r['haar-detect']['images_per_s'])} images/s | {fmt(r['haar-detect']['peak_mb'], 0)} |",
+        f"| end to end (decode + Haar + FER CNN) | {fmt(r['face-fer']['images_per_s'])} images/s "
+        f"({fmt(r['face-fer']['faces_per_s'])} faces/s; {r['face-fer']['faces']} faces in {r['face-fer']['images']} images) "
+        f"| {fmt(r['face-fer']['peak_mb'], 0)} |",
+        f"| Haar detection alone (fer's settings, longer side ≤ 640 px) | {fmt(r['haar-detect']['images_per_s'])} images/s "
+        f"| {fmt(r['haar-detect']['peak_mb'], 0)} |",
         f"| FER CNN alone (TFLite, 64×64 crops) | {fmt(r['fer-cnn']['faces_per_s'], 0)} faces/s | {fmt(r['fer-cnn']['peak_mb'], 0)} |",
         "",
         "## image-scene: torch eager vs ONNX (onnxruntime)",
@@ -268,7 +271,8 @@ def main() -> None:
         return
     load = os.getloadavg()
     # make sure the cached ONNX exists before timing start-up
-    subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, %r); from emoalign.encode.image import EfficientNetLite0; EfficientNetLite0('onnx')" % str(REPO / "src")], check=True, capture_output=True)
+    code = "import sys; sys.path.insert(0, %r); from emoalign.encode.image import EfficientNetLite0; EfficientNetLite0('onnx')" % str(REPO / "src")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     results = {}
     for name in WORKERS:
         results[name] = run_child(name, args)

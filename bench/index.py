@@ -320,7 +320,8 @@ def write_markdown(results: list[dict]) -> None:
             f"{r['filtered_recall10']:.4f} | {r['flat_p50_ms']:.2f} / {r['flat_p99_ms']:.2f} |"
         )
     lines += ["", "## Memory", "",
-              "| items | vectors (n × 512 × 4 B) MB | build process: peak growth during build MB | serving: index after open MB | serving: peak while querying MB | mmap: after open MB |",
+              "| items | vectors (n × 512 × 4 B) MB | build process: peak growth during build MB | serving: index after open MB "
+              "| serving: peak while querying MB | mmap: after open MB |",
               "|---|---|---|---|---|---|"]
     for r in results:
         lines.append(
@@ -359,7 +360,8 @@ def write_markdown(results: list[dict]) -> None:
         "", "Checks: every filtered hit carried the requested label: "
         + ", ".join(f"{r['n']:,}: {r['filtered_all_awe']}" for r in results)
         + "; removed items never returned: " + ", ".join(f"{r['n']:,}: {r['removed_never_returned']}" for r in results) + ".",
-        "", "Reload is measured in a fresh process (`VectorIndex.open`; importing faiss, pyarrow and the module excluded). Single queries run on one faiss thread (the default of `search()` for ≤ 4 queries). "
+        "", "Reload is measured in a fresh process (`VectorIndex.open`; importing faiss, pyarrow and the module excluded). "
+        "Single queries run on one faiss thread (the default of `search()` for ≤ 4 queries). "
         "`add` writes one exact delta segment; `remove` writes a tombstone list — neither retrains nor rewrites the base.",
         "", "Raw figures: `bench/results/index.json`.",
     ]

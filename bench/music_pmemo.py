@@ -30,10 +30,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from emoalign.media.synth import clip_bytes, synth_clip  # noqa: E402
-from emoalign.media.decode import load_audio  # noqa: E402
-from emoalign.encode.registry import encoder_class  # noqa: E402
 from emoalign.encode.music_features import SR  # noqa: E402
+from emoalign.encode.registry import encoder_class  # noqa: E402
+from emoalign.media.decode import load_audio  # noqa: E402
+from emoalign.media.synth import clip_bytes, synth_clip  # noqa: E402
 
 CLIPS = ("108", "372", "634", "683")
 

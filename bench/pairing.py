@@ -220,7 +220,8 @@ def e2e_section(n: int, workdir: Path, lines: list[str]) -> None:
               "| | category agreement | valence-sign agreement | mean V–A distance | mean E | mean cosine |", "|---|---|---|---|---|---|"]
     for key in ("semantic_only", "emotion_aware"):
         c = cmp[key]
-        lines.append(f"| α = {c['alpha']:g} | {c['category_agreement']:.3f} | {c['valence_sign_agreement']:.3f} | {c['mean_va_distance']:.3f} | {c['mean_E']:.3f} | {c['mean_cos']:.3f} |")
+        lines.append(f"| α = {c['alpha']:g} | {c['category_agreement']:.3f} | {c['valence_sign_agreement']:.3f} | {c['mean_va_distance']:.3f} "
+                     f"| {c['mean_E']:.3f} | {c['mean_cos']:.3f} |")
     import pyarrow.parquet as pq
 
     cands = pq.read_table(out / "candidates.parquet", columns=["cos", "S_softmax", "S_topk", "S_rel", "E"]).to_pandas()

@@ -219,7 +219,8 @@ def main() -> None:
         "",
         f"Chance (a random picture per clip): **{chance:.3f}**.",
         "",
-        "| semantic backend | α | candidates | τ | valence-sign agreement (rated) | agreement of predicted signs | mean E | mean cos | distinct pictures kept | clips certified | wall s |",
+        "| semantic backend | α | candidates | τ | valence-sign agreement (rated) | agreement of predicted signs | mean E | mean cos "
+        "| distinct pictures kept | clips certified | wall s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

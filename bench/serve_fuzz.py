@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         "by_operation": {op: dict(sorted(c.items())) for op, c in sorted(statuses.items())},
         "server_errors": server_errors, "check_failures": {name: int(n) for name, n in failures},
         "server_tracebacks": tracebacks, "mutation_stage": mutation,
-        "excluded_operations": {p: f"encoder {e!r} not loadable on this machine (answers 503 by design)" for p, e in excluded.items()}, "stdout_tail": run.stdout[-6000:],
+        "excluded_operations": {p: f"encoder {e!r} not loadable on this machine (answers 503 by design)" for p, e in excluded.items()},
+        "stdout_tail": run.stdout[-6000:],
     }
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False))
     print(markdown(result))

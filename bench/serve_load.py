@@ -34,8 +34,8 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path

@@ -52,8 +52,8 @@ def _records(data: Path):
 
 
 def _extract_chunk(paths: list[str]) -> list[np.ndarray]:
-    from emoalign.media.decode import load_audio
     from emoalign.encode.speech import SR, OpenSmileFeatures
+    from emoalign.media.decode import load_audio
 
     fx = {name: OpenSmileFeatures(name) for name in SETS}
     out = []

@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     speakers = np.array([r.group for r in records])
 
     rss_before = rss_mb()
-    from emoalign.media.decode import load_audio
     from emoalign.encode.speech import HEAD_FILE, SPEAKER_HEAD_FILE, EgemapsSpeechEncoder, load_head
+    from emoalign.media.decode import load_audio
 
     dev = load_head(MODELS / HEAD_FILE.replace(".npz", "_dev.npz"))
     dev_spk = load_head(MODELS / SPEAKER_HEAD_FILE.replace(".npz", "_dev.npz"))

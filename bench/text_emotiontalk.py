@@ -30,6 +30,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import text_data  # noqa: E402
+
 from emoalign.eval.metrics import classification_report, pearson  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -131,7 +132,8 @@ def main(argv=None) -> None:
              "| model | context | weighted F1 | accuracy | macro F1 |", "|---|---|---|---|---|"]
     for name, score in PUBLISHED:
         lines.append(f"| {name} | utterance | {score / 100:.4f} | — | — |")
-    lines.append(f"| majority class of train ({train_majority}) | — | {majority['weighted_f1']:.4f} | {majority['accuracy']:.4f} | {majority['macro_f1']:.4f} |")
+    lines.append(f"| majority class of train ({train_majority}) | — | {majority['weighted_f1']:.4f} | {majority['accuracy']:.4f} "
+                 f"| {majority['macro_f1']:.4f} |")
     lines.append("| TF-IDF char 1–3-grams + USE, logistic regression (measured before, shared/BASELINES.md) | utterance | 0.43 | 0.46 | — |")
     for mode, rep in reports.items():
         lines.append(f"| **text-use** (USE + char TF-IDF, stacked) | {mode} | **{rep['weighted_f1']:.4f}** | {rep['accuracy']:.4f} | {rep['macro_f1']:.4f} |")

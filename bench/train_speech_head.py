@@ -37,15 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speech_features import DEFAULT_CACHE, load_features  # noqa: E402
 
 from emoalign.data.ravdess import parse_actor_range  # noqa: E402
-from emoalign.encode.speech import (  # noqa: E402
-    DEFAULT_SHRINK,
-    HEAD_FILE,
-    SPEAKER_HEAD_FILE,
-    fit_speech_head,
-    fit_speech_heads,
-    pooled_within_speaker_scale,
-    speaker_znorm,
-)
+from emoalign.encode.speech import DEFAULT_SHRINK, HEAD_FILE, SPEAKER_HEAD_FILE, fit_speech_head, fit_speech_heads, pooled_within_speaker_scale, speaker_znorm  # noqa: E402
 from emoalign.eval.metrics import classification_report  # noqa: E402
 
 FEATURE_SPECS = ("egemaps", "compare", "egemaps+compare")

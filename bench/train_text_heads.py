@@ -34,9 +34,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import text_data  # noqa: E402
+
+from emoalign.encode.heads import LinearClassifierHead, LinearRegressorHead  # noqa: E402
 from emoalign.encode.text_context import MODES, WINDOW, context_features, grouped_context_features  # noqa: E402
 from emoalign.encode.text_features import CharTfidf, TfidfClassifierHead, clean_text  # noqa: E402
-from emoalign.encode.heads import LinearClassifierHead, LinearRegressorHead  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "emoalign" / "encode" / "models"
 SUMMARY = Path(__file__).resolve().parent / "results" / "text_heads_training.json"

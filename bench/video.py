@@ -24,9 +24,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from emoalign.media.synth import synth_clip  # noqa: E402
-from emoalign.media.decode import load_audio  # noqa: E402
 from emoalign.encode.video import VideoEncoder  # noqa: E402
+from emoalign.media.decode import load_audio  # noqa: E402
+from emoalign.media.synth import synth_clip  # noqa: E402
 from emoalign.media.video import decode_video, write_video  # noqa: E402
 
 FPS = 25

@@ -9,9 +9,7 @@ import pytest
 
 from emoalign.learn.adapter import AdapterFormatError, EMIAdapter, SpaceMismatchError
 from emoalign.learn.adapter_data import ItemSet, PairData, split_by_music, split_index
-from emoalign.learn.adapter_eval import (
-    agreement_at_k, evaluate_split, plot_history, ranks_for_pairs, tune_alpha,
-)
+from emoalign.learn.adapter_eval import agreement_at_k, evaluate_split, plot_history, ranks_for_pairs, tune_alpha
 from emoalign.learn.adapter_synth import make_pair_data
 
 

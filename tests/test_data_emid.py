@@ -12,17 +12,7 @@ import pytest
 
 from emoalign.affect import get_taxonomy
 from emoalign.data import BadInputError, open_source
-from emoalign.data.emid import (
-    CSV_NAME,
-    RATING_SCALES,
-    EMIDHubSource,
-    EMIDSource,
-    clip_group,
-    is_hub_id,
-    parse_captions,
-    parse_feeling,
-    parse_ratings,
-)
+from emoalign.data.emid import CSV_NAME, RATING_SCALES, EMIDHubSource, EMIDSource, clip_group, is_hub_id, parse_captions, parse_feeling, parse_ratings
 from emoalign.data.fixtures.emid import make
 
 

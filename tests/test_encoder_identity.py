@@ -9,10 +9,10 @@ from typing import Sequence
 import numpy as np
 import pytest
 
-from emoalign.encode.base import EncodeResult, Encoder, Input, safe_encode
+from emoalign.encode.base import Encoder, EncodeResult, Input, safe_encode
 from emoalign.encode.registry import ENCODERS, encoder_identity, get_encoder
 from emoalign.media.decode import load_audio
-from emoalign.media.synth import write_clip, synth_clip
+from emoalign.media.synth import synth_clip, write_clip
 from emoalign.store import FeatureTable, extract
 from emoalign.types import Record
 

@@ -16,9 +16,7 @@ import pytest
 
 from emoalign.errors import SpaceMismatchError
 from emoalign.store import index as index_mod
-from emoalign.store.index import (
-    EmptyIndexError, IndexError_, IndexFormatError, ItemMeta, VectorIndex, ivf_lists,
-)
+from emoalign.store.index import EmptyIndexError, IndexError_, IndexFormatError, ItemMeta, VectorIndex, ivf_lists
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = ("awe", "fear", "sadness", "contentment")

@@ -19,7 +19,7 @@ PACKAGE = Path(emoalign.__file__).parent
 
 #: layer of each top-level module or package of emoalign (higher numbers may import lower ones)
 LAYERS: dict[str, int] = {
-    "types": 0, "errors": 0, "affect": 0, "progress": 0,
+    "types": 0, "errors": 0, "affect": 0, "progress": 0, "numeric": 0, "lazy": 0, "interrupts": 0, "outputs": 0,
     "media": 1,
     "data": 2,
     "encode": 3,

@@ -155,3 +155,21 @@ def test_joint_index_without_adapter_and_separate_encoders_refused(world, tmp_pa
               "--music-encoder", "music-acoustic", "--image-encoder", "image-scene", "--features", world["features"],
               "--workers", "1", ok=False)
     assert res.exit_code != 0 and "different spaces" in res.output and "--adapter" in res.output
+
+
+def test_match_emotion_as_the_help_gives_it(world):
+    """The help's examples work: `--emotion calm` finds music labelled "calm/relaxing/serene"."""
+    img = first(world["emid"] / "imageData", "*.jpg")
+    res = run("match", img, "--index", world["index"], "--top", "3", "--emotion", "calm", "--json")
+    out = json.loads(res.output)
+    assert out["filters"]["emotion"] == "calm/relaxing/serene"
+    assert all(h["emotion"] == "calm/relaxing/serene" for h in out["results"])
+    clip = first(world["emid"] / "musicData", "*.mp3")
+    out = json.loads(run("match", clip, "--index", world["index"], "--top", "3", "--emotion", "awe", "--json").output)
+    assert out["filters"]["emotion"] == "awe"
+
+
+def test_index_build_refuses_an_existing_index_at_once_naming_the_option(world):
+    res = run("index", "build", "--source", f"emid:{world['emid']}", "--out", world["index"], ok=False)
+    assert res.exit_code == 1
+    assert "already holds an index" in res.output and "--overwrite" in res.output and "overwrite=True" not in res.output

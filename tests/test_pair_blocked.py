@@ -6,14 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from emoalign.pair.blocked import (
-    BYTES_PER_CELL,
-    ann_topk,
-    brute_force_topk,
-    exact_topk,
-    plan_blocks,
-    recall_at_k,
-)
+from emoalign.pair.blocked import BYTES_PER_CELL, ann_topk, brute_force_topk, exact_topk, plan_blocks, recall_at_k
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from emoalign.affect import get_taxonomy
 from emoalign.cli import cli
 from emoalign.data import open_source
-from emoalign.media.synth import synth_clip, synth_image, write_clip, write_image
 from emoalign.data.built_pairs import COMPONENTS
+from emoalign.media.synth import synth_clip, synth_image, write_clip, write_image
 
 
 def run(*args: str) -> dict:

@@ -7,9 +7,9 @@ import io
 import numpy as np
 import pytest
 
-from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image
-from emoalign.encode.base import EncodeResult, Encoder
+from emoalign.encode.base import Encoder, EncodeResult
 from emoalign.encode.joint import choose_backend, get_backend, prepare_pair_vectors
+from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image
 from emoalign.types import Embeddings, Record
 
 joint_content = pytest.importorskip("emoalign.encode.joint_content")

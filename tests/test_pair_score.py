@@ -7,15 +7,7 @@ import pytest
 
 from emoalign.affect import va_cosine
 from emoalign.pair.pairing import pair_arrays
-from emoalign.pair.score import (
-    PAPER_TEMPERATURE,
-    combine,
-    emotional_scores,
-    score_candidates,
-    select,
-    semantic_scores,
-    softmax_rows,
-)
+from emoalign.pair.score import PAPER_TEMPERATURE, combine, emotional_scores, score_candidates, select, semantic_scores, softmax_rows
 
 
 def test_relative_and_topk_s_are_the_papers_softmax_rescaled_per_row():

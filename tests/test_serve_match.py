@@ -96,7 +96,7 @@ def test_image_finds_music_with_reasons(client, jpg, index_dir):
     # The same ranking and scores as the library call behind `emoalign match --json`.
     direct = match(jpg, index_dir, top=5).to_dict()
     assert [h["id"] for h in hits] == [h["id"] for h in direct["results"]]
-    assert [h["total"] for h in hits] == pytest.approx([h["total"] for h in direct["results"]])
+    assert [h["total"] for h in hits] == pytest.approx([h["total"] for h in direct["results"]], abs=1e-6)
     assert set(direct) <= set(body) and set(direct["results"][0]) <= set(hits[0])
 
 
@@ -217,8 +217,8 @@ def test_request_paths_never_leave_the_media_root(index_dir, media_dir, mp3):
 
 def test_symlinks_out_of_the_media_root_are_refused(tmp_path, index_dir, media_dir):
     """An index whose media folder contains links pointing outside it."""
-    from emoalign.store.featurize import Featurizer
     from emoalign.retrieve import build_index
+    from emoalign.store.featurize import Featurizer
 
     media = tmp_path / "media"
     outside = tmp_path / "outside"
@@ -289,7 +289,7 @@ def test_concurrent_matches_give_the_sequential_answers(client, media_dir):
         assert r.status_code == 200, r.text
         want = expected[name]
         assert [h["id"] for h in r.json()["results"]] == [h["id"] for h in want["results"]]
-        assert [h["total"] for h in r.json()["results"]] == pytest.approx([h["total"] for h in want["results"]], abs=1e-9)
+        assert [h["total"] for h in r.json()["results"]] == pytest.approx([h["total"] for h in want["results"]], abs=1e-6)
         assert r.json()["query"]["emotion"] == want["query"]["emotion"]
 
 

@@ -160,9 +160,9 @@ def test_text_use_encoder_through_the_store(tmp_path):
 
 def test_image_scene_encoder_through_the_store(tmp_path):
     """A real offline encoder end to end: vectors, affect and details survive the table."""
-    from emoalign.media.synth import synth_image, write_image
     from emoalign.encode import get_encoder
     from emoalign.encode.registry import available_encoders
+    from emoalign.media.synth import synth_image, write_image
 
     reason = available_encoders().get("image-scene")
     if reason is not None:

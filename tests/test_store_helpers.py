@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input, safe_encode
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.media.decode import load_audio
 
 NAME = "test-spectral"

@@ -25,8 +25,8 @@ def test_emonet_binary_forty_heads_on_image_embedding_via_cli(fixtures, tmp_path
     assert res.exit_code == 0, res.output
     info = json.loads((tmp_path / "model" / "model.json").read_text())
     assert info["task"] == "multilabel" and len(info["labels"]) == 40 and info["holdout_ids"]
-    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "model"), "--source", f"emonet-face-binary:{fixtures['emonet-face-binary']}", "--split", "holdout",
-                              "--out", str(tmp_path / "report"), "--json", "--workers", "1"])
+    res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path / "model"), "--source", f"emonet-face-binary:{fixtures['emonet-face-binary']}",
+                              "--split", "holdout", "--out", str(tmp_path / "report"), "--json", "--workers", "1"])
     assert res.exit_code == 0, res.output
     metrics = json.loads(res.stdout.strip().splitlines()[-1])
     assert 0 < metrics["n"] <= len(info["holdout_ids"])  # items whose image fails to decode are skipped

@@ -230,7 +230,7 @@ def load_source(name: str, path: str | os.PathLike | None = None, **options: Any
 
     >>> import emoalign, tempfile
     >>> from emoalign.data.fixtures import ravdess
-    >>> folder = ravdess.make(tempfile.mkdtemp())
+    >>> folder = ravdess.make(tempfile.mkdtemp())["ravdess"]
     >>> src = emoalign.load_source("ravdess", folder)
     >>> sorted({r.modality for r in src.records()})
     ['speech']
@@ -264,6 +264,7 @@ def build_pairs(
     out: str | os.PathLike,
     *,
     progress: bool | None = None,
+    overwrite: bool = False,
     **config: Any,
 ) -> dict:
     """Pair every clip with its best images by T = αS + (1−α)E and write the pairs folder ``out``.
@@ -271,7 +272,7 @@ def build_pairs(
     ``music`` and ``images`` are source strings (``"folder:/music"``), open sources or records;
     ``config`` sets `emoalign.pair.build.PairsConfig` fields (``alpha=0.6``, ``keep=3``, …).
     Returns the run's summary (also in ``out/summary.json``); ``load_source("pairs", out)``
-    reads the pairs back.
+    reads the pairs back. A folder holding a finished run is replaced only with ``overwrite``.
     """
     from emoalign.pair.build import PairsConfig
     from emoalign.pair.build import build_pairs as _build
@@ -281,19 +282,22 @@ def build_pairs(
     sources = {"music": str(music) if isinstance(music, str) else type(music).__name__,
                "images": str(images) if isinstance(images, str) else type(images).__name__,
                "music_report": music_report, "images_report": image_report}
-    return _build(music_records, image_records, out, PairsConfig(**config), sources=sources, progress=progress_enabled(progress))
+    return _build(music_records, image_records, out, PairsConfig(**config), sources=sources, progress=progress_enabled(progress),
+                  overwrite=overwrite)
 
 
 def build_matching(source: str | Source, out: str | os.PathLike, *, hf: bool = True, jsonl: bool = True,
-                   progress: bool | None = None, **config: Any) -> dict:
+                   progress: bool | None = None, overwrite: bool = False, **config: Any) -> dict:
     """Derive the EMID-Emotion-Matching yes/no set from a paired source (``"pairs:out/pairs"``,
     ``"emid:/data/EMID"``, …) and export it (HF `datasets` folder ``out/hf``, chat JSONL ``out/jsonl``).
-    ``config`` sets `emoalign.pair.matching.MatchingConfig` fields. Returns the summary."""
+    ``config`` sets `emoalign.pair.matching.MatchingConfig` fields. Returns the summary. A folder
+    holding a finished run is replaced only with ``overwrite``."""
     from emoalign.pair.matching import MatchingConfig
     from emoalign.pair.matching_build import build_matching_dir
 
     src = parse_source_spec(source).open() if isinstance(source, str) else source
-    return build_matching_dir(src, out, MatchingConfig(**config), hf=hf, jsonl=jsonl, progress=progress_enabled(progress))
+    return build_matching_dir(src, out, MatchingConfig(**config), hf=hf, jsonl=jsonl, progress=progress_enabled(progress),
+                              overwrite=overwrite)
 
 
 # -- retrieval -----------------------------------------------------------------------------------

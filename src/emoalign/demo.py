@@ -86,7 +86,9 @@ def _pairs_step(out: Path, fixtures: dict[str, Path], seed: int, echo: Callable[
         semantic = "auto"
     except Exception:  # text model not installed/loadable here
         semantic = "xmodal"
-    summary = build_pairs(music, images, out / "pairs", PairsConfig(seed=seed, workers=1, semantic=semantic), progress=False)
+    # overwrite: the demo folder is the demo's own, re-running it replaces its earlier run
+    summary = build_pairs(music, images, out / "pairs", PairsConfig(seed=seed, workers=1, semantic=semantic), progress=False,
+                          overwrite=True)
     cmp = summary["comparison"]
     for name, row in (("α = 1 (semantic only)", cmp["semantic_only"]), ("α = 0.6", cmp["emotion_aware"])):
         echo(f"    {name:<22} emotion category agrees in {row['category_agreement']:.0%} of pairs, "
@@ -102,7 +104,7 @@ def _matching_step(out: Path, fixtures: dict[str, Path], seed: int, echo: Callab
     from emoalign.pair.matching_build import build_matching_dir
 
     echo("5/5 deriving the yes/no matching set from the pairs and exporting it (datasets + chat JSONL) …")
-    summary = build_matching_dir(open_source("pairs", out / "pairs"), out / "matching", MatchingConfig(seed=seed))
+    summary = build_matching_dir(open_source("pairs", out / "pairs"), out / "matching", MatchingConfig(seed=seed), overwrite=True)
     counts = summary["counts"]
     echo(f"    train {counts['train']['examples']} examples ({counts['train']['clips']} clips), "
          f"test {counts['test']['examples']} ({counts['test']['clips']} clips); clips in both: {counts['clips_in_both_splits']}")

@@ -17,6 +17,8 @@ MODALITIES: tuple[str, ...] = ("audio", "music", "speech", "image", "face", "tex
 #: The modalities on each side of a music–image pair.
 MUSIC_MODALITIES: tuple[str, ...] = ("music", "audio")
 IMAGE_MODALITIES: tuple[str, ...] = ("image", "face")
+#: The modalities whose media is a sound file (decoded with `emoalign.media.load_audio`).
+AUDIO_MODALITIES: tuple[str, ...] = ("audio", "music", "speech")
 
 #: What encoders take: a path, raw bytes of a media file, or (text encoders) a string of text.
 Input = Union[str, Path, bytes]

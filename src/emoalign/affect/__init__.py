@@ -16,11 +16,14 @@ from emoalign.affect.space import (
     probs_vector,
     va_cosine,
     va_distance,
+    va_to_distribution,
+    va_weights,
 )
 from emoalign.affect.taxonomy import Label, Taxonomy, UnknownLabelError, get_taxonomy, list_taxonomies
 
 __all__ = [
     "Label", "Lexicon", "Taxonomy", "UnknownLabelError", "affect_from_probs", "category_from", "expected_va",
     "get_taxonomy", "linear_to_unit", "list_taxonomies", "load_nrc_vad", "map_distribution",
-    "mapping_matrix", "nearest_label", "probs_vector", "va_cosine", "va_distance", "warriner_subset",
+    "mapping_matrix", "nearest_label", "probs_vector", "va_cosine", "va_distance",
+    "va_to_distribution", "va_weights", "warriner_subset",
 ]

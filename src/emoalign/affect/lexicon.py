@@ -64,8 +64,10 @@ def load_nrc_vad(path: str | Path) -> Lexicon:
     The file is tab-separated ``word<TAB>valence<TAB>arousal<TAB>dominance`` with an optional
     header line. The scale is detected from the values: any negative value means v2.
 
-    >>> lex = load_nrc_vad("NRC-VAD-Lexicon.txt")  # doctest: +SKIP
-    >>> lex["awe"]  # doctest: +SKIP
+    >>> from pathlib import Path
+    >>> _ = Path("nrc.txt").write_text("word\\tvalence\\tarousal\\tdominance\\nawe\\t0.900\\t0.700\\t0.600\\n")
+    >>> [round(x, 3) for x in load_nrc_vad("nrc.txt")["awe"]]  # v1 (0..1) mapped to [-1, 1]
+    [0.8, 0.4, 0.2]
     """
     path = Path(path)
     if not path.is_file():

@@ -78,6 +78,36 @@ def map_distribution(
     return dict(zip(tgt.names, out.tolist()))
 
 
+def va_weights(va: np.ndarray, label_va: np.ndarray, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
+    """Gaussian weights of label points around valence–arousal points, each row summing to 1.
+
+    ``va`` is (n, 2), ``label_va`` is (k, 2); returns (n, k) with ``w ∝ exp(−d² / 2σ²)``. The
+    exponent is shifted by each row's smallest distance, so a point far from every label still
+    gets a finite distribution (its nearest label's) instead of all zeros.
+
+    >>> va_weights(np.array([[0.0, 0.0], [9.0, 9.0]]), np.array([[0.0, 0.0], [1.0, 1.0]])).round(3)
+    array([[1., 0.],
+           [0., 1.]])
+    """
+    va = np.atleast_2d(np.asarray(va, dtype=np.float64))
+    d2 = ((va[:, None, :] - np.asarray(label_va, dtype=np.float64)[None, :, :]) ** 2).sum(-1)
+    w = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2 * sigma**2))
+    return w / w.sum(axis=1, keepdims=True)
+
+
+def va_to_distribution(valence: float, arousal: float, taxonomy: str | Taxonomy, sigma: float = DEFAULT_SIGMA) -> dict[str, float]:
+    """A distribution over ``taxonomy``'s labels from one valence–arousal point (`va_weights`).
+
+    What an encoder that predicts only valence and arousal reports as its label distribution.
+
+    >>> p = va_to_distribution(-0.7, -0.45, "emid13")
+    >>> max(p, key=p.get), round(sum(p.values()), 6)
+    ('sad/depressing', 1.0)
+    """
+    tax = _tax(taxonomy)
+    return dict(zip(tax.names, va_weights(np.array([[valence, arousal]]), tax.va, sigma)[0].tolist()))
+
+
 def nearest_label(valence: float, arousal: float, taxonomy: str | Taxonomy) -> str:
     """The label of ``taxonomy`` closest to a valence–arousal point."""
     tax = _tax(taxonomy)

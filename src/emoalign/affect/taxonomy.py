@@ -43,6 +43,8 @@ class Label:
     group: str | None = None
     description: str | None = None
     synonyms: tuple[str, ...] = ()
+    #: other spellings of this very label (other tools' and papers' names, other languages)
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,17 @@ class Taxonomy:
         return self.names.index(self.label(name).name)
 
     def label(self, name: str) -> Label:
-        """Look a label up by name, code (EMID letter, RAVDESS code) or synonym, ignoring case."""
+        """Look a label up by name, code (EMID letter, RAVDESS code), alias or synonym, ignoring case.
+
+        >>> get_taxonomy("emotiontalk7").label("Joy").name, get_taxonomy("emotiontalk7").label("厌恶").name
+        ('happy', 'disgusted')
+        """
         key = name.strip().lower()
         for label in self.labels:
             if key == label.name.lower() or (label.code is not None and key == label.code.lower()):
+                return label
+        for label in self.labels:
+            if key in (s.lower() for s in label.aliases):
                 return label
         for label in self.labels:
             if key in (s.lower() for s in label.synonyms):
@@ -123,7 +132,7 @@ def _build(spec: dict, lexicon: Lexicon, fallback: Taxonomy | None = None) -> Ta
             Label(
                 name=ls["name"], valence=v, arousal=a, dominance=d, provenance=prov,
                 concept=ls.get("concept"), code=ls.get("code"), group=ls.get("group"),
-                description=ls.get("description"), synonyms=tuple(ls.get("synonyms", ())),
+                description=ls.get("description"), synonyms=tuple(ls.get("synonyms", ())), aliases=tuple(ls.get("aliases", ())),
             )
         )
     return Taxonomy(spec["name"], spec["title"], spec["citation"], tuple(labels), spec.get("notes", ""), spec)

@@ -32,7 +32,22 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Emoalign(click.Group):
+    """The root group: turns the library's errors into one-line messages and exit codes.
+
+    A traceback is for bugs, not for bad input: errors emoalign raises on purpose (bad files, a
+    busy or existing output folder, undecodable text) print ``error: <message>`` and exit 1;
+    Ctrl-C/SIGTERM exits 130 after saying what was kept. ``EMOALIGN_DEBUG=1`` shows tracebacks.
+    """
+
+    def invoke(self, ctx: click.Context):
+        from emoalign.cli.errors import handle
+
+        with handle(ctx):
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Emoalign, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="emoalign")
 def cli() -> None:
     """Multimodal emotion understanding and emotion-aware music–image matching."""

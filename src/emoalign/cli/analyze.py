@@ -10,7 +10,7 @@ from emoalign.cli.common import print_json, print_table
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--text", "texts", multiple=True, help="A text to analyse (repeatable).")
-@click.option("--text-file", type=click.File("r", encoding="utf-8"), help="Analyse each non-empty line of this file.")
+@click.option("--text-file", type=click.Path(exists=True, dir_okay=False), help="Analyse each non-empty line of this file (UTF-8).")
 @click.option("--modality", default="auto", show_default=True,
               type=click.Choice(["auto", "speech", "music", "image", "face", "text", "video"]))
 @click.option("--backend", default=None, help="Encoder name (see `emoalign backends`); default: the offline one per modality.")
@@ -21,7 +21,7 @@ def analyze(paths, texts, text_file, modality, backend, as_json) -> None:
 
     texts = list(texts)
     if text_file is not None:
-        texts += [line.strip() for line in text_file if line.strip()]
+        texts += read_text_lines(text_file)
     if not paths and not texts:
         raise click.UsageError("give at least one PATH, --text or --text-file")
     try:
@@ -37,10 +37,21 @@ def analyze(paths, texts, text_file, modality, backend, as_json) -> None:
             [(r["input"], r["modality"], r["label"], r["confidence"], r["valence"], r["arousal"], r["error"]) for r in rows],
         )
     failed = sum(1 for r in rows if r["error"])
-    if failed:
+    if failed:  # the others' results are printed above; the exit status still says something failed
         click.echo(f"{failed} of {len(rows)} inputs failed", err=True)
-        if failed == len(rows):
-            raise SystemExit(1)
+        raise SystemExit(1)
+
+
+def read_text_lines(path: str) -> list[str]:
+    """The non-empty lines of a UTF-8 text file; a clear error naming the file and line otherwise."""
+    data = open(path, "rb").read()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise click.BadParameter(f"{path}: line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+                                 "save the file as UTF-8", param_hint="--text-file") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @click.command()

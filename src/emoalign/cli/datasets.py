@@ -43,12 +43,14 @@ def inspect_cmd(source: str, split: str | None, strict: bool, options: tuple[str
     try:
         result = inspect_source(path, source, strict=strict, split=split, options=spec.options)
     except BadInputError as exc:
-        raise click.ClickException(f"bad input (strict mode): {exc}") from None
+        prefix = "stopped at the first bad input (--strict)" if strict else "bad input"
+        raise click.ClickException(f"{prefix}: {exc}") from None
     except (FileNotFoundError, NotADirectoryError, ValueError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         result.pop("summary")
         print_json(result)
+        _exit_if_nothing_usable(result, path)
         return
     click.echo(f"{source} at {path}: {result['records']} records"
                + (f" (split {split})" if split else "") + f"; labels from {result['taxonomy'] or '-'}\n")
@@ -57,3 +59,17 @@ def inspect_cmd(source: str, split: str | None, strict: bool, options: tuple[str
     print_table(["split", "label", "count"], [(row["split"], row["label"], row["count"]) for row in result["labels"]])
     click.echo("")
     click.echo(result["summary"])
+    dup = result["duplicate_ids"]
+    if dup["count"]:
+        click.echo(f"{dup['count']} duplicate id(s), e.g. {', '.join(dup['examples'])}: items sharing an id overwrite "
+                   "each other in feature stores and indexes — give each item its own id", err=True)
+    _exit_if_nothing_usable(result, path)
+
+
+def _exit_if_nothing_usable(result: dict, path: str) -> None:
+    """Exit 1 when the source gave no record at all: the inspection found nothing usable."""
+    if result["records"] == 0:
+        problems = result["report"].get("problems") or result["report"].get("examples") or []
+        first = f" ({problems[0]})" if problems else ""
+        click.echo(f"error: no usable records in {path}{first}", err=True)
+        raise SystemExit(1)

@@ -38,9 +38,16 @@ def extract_cmd(source, options, split, encoder, out, engine, workers, batch_siz
         raise click.UsageError(str(exc)) from None
     if as_json:
         print_json({"source": src.report.to_dict(), "extract": summary.to_dict()})
-        return
-    click.echo(src.report.summary())
-    click.echo(str(summary))
+    else:
+        click.echo(src.report.summary())
+        click.echo(str(summary))
+    if summary.total == 0:
+        click.echo(f"error: {source} gave no records to extract (see the skipped reasons above)", err=True)
+        raise SystemExit(1)
+    if summary.failed:  # the others are stored; the exit status still says something failed
+        click.echo(f"{summary.failed} input(s) failed and were quarantined (`emoalign features quarantine {out}`); "
+                   "the others are stored", err=True)
+        raise SystemExit(1)
 
 
 @features.command("info")

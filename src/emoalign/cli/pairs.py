@@ -10,26 +10,10 @@ from pathlib import Path
 
 import click
 
-from emoalign.cli.common import (
-    open_source_arg,
-    parse_source_arg,
-    print_json,
-    print_table,
-    progress_option,
-    resolve_progress,
-)
+from emoalign.cli.common import open_source_arg, parse_source_arg, print_json, print_table, progress_option, resolve_progress
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
-from emoalign.pair.matching import (
-    MAX_SOURCE_ROWS,
-    NEGATIVES_PER_POSITIVE,
-    TRAIN_FRACTION,
-)
-from emoalign.pair.score import (
-    DEFAULT_TOP_K,
-    PAPER_ALPHA,
-    PAPER_KEEP,
-    PAPER_TEMPERATURE,
-)
+from emoalign.pair.matching import MAX_SOURCE_ROWS, NEGATIVES_PER_POSITIVE, TRAIN_FRACTION
+from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP
 
 
 def open_spec(value: str, param_hint: str):
@@ -48,7 +32,8 @@ def pairs() -> None:
 @click.option("--images", "image_src", required=True, metavar="SOURCE", help="Image collection, NAME:PATH.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--alpha", default=PAPER_ALPHA, show_default=True, type=click.FloatRange(0, 1), help="Weight of the semantic score (1 = semantic only).")
-@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1), help="Candidates per clip by semantic similarity (and as many from the joint search with emotion-aware candidates).")
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1),
+              help="Candidates per clip by semantic similarity (and as many from the joint search with emotion-aware candidates).")
 @click.option("--keep", default=PAPER_KEEP, show_default=True, type=click.IntRange(1), help="Images kept per clip.")
 @click.option("--semantic", default="auto", show_default=True,
               type=click.Choice(["auto", "content", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
@@ -69,9 +54,10 @@ def pairs() -> None:
 @click.option("--memory-mb", default=DEFAULT_MEMORY_BUDGET // 2**20, show_default=True, type=click.IntRange(16), help="Working memory of exact pairing.")
 @click.option("--full-softmax/--no-full-softmax", default=True, show_default=True, help="Also store the paper's S over all images.")
 @progress_option
+@click.option("--overwrite", is_flag=True, help="Replace a finished run in OUT (the feature store in it is kept).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic, seed, temperature, s_norm, method, candidates, affect,
-                    nrc_vad, features, workers, engine, memory_mb, full_softmax, progress, as_json) -> None:
+                    nrc_vad, features, workers, engine, memory_mb, full_softmax, progress, overwrite, as_json) -> None:
     """Pair every clip of --music with its --keep best images of --images by T = αS + (1−α)E."""
     from emoalign.data.base import split_music_images
     from emoalign.pair.build import PairsConfig, build_pairs
@@ -92,7 +78,8 @@ def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic,
     _, images = split_music_images(isrc.records(ispec.split))
     sources = {"music": music_src, "images": image_src, "music_report": msrc.report.to_dict(), "images_report": isrc.report.to_dict()}
     try:
-        summary = build_pairs(music, images, out_dir, config, sources=sources, progress=resolve_progress(progress))
+        summary = build_pairs(music, images, out_dir, config, sources=sources, progress=resolve_progress(progress),
+                              overwrite=overwrite)
     except (ValueError, ImportError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     except RuntimeError as exc:  # the store's EncoderLoadError: an encoder's model or dependency is missing
@@ -137,8 +124,10 @@ def matching() -> None:
 @click.option("--hf/--no-hf", default=True, show_default=True, help="Write the datasets DatasetDict (OUT/hf).")
 @click.option("--jsonl/--no-jsonl", default=True, show_default=True, help="Write chat JSONL (OUT/jsonl).")
 @progress_option
+@click.option("--overwrite", is_flag=True, help="Replace a finished run in OUT (never files emoalign did not write).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def build_matching_cmd(source, out_dir, max_rows, negatives_per_positive, train_fraction, seed, templates, hf, jsonl, progress, as_json) -> None:
+def build_matching_cmd(source, out_dir, max_rows, negatives_per_positive, train_fraction, seed, templates, hf, jsonl, progress,
+                       overwrite, as_json) -> None:
     """Positives (clip, own image), negatives (image of another tag), questions, split by clip."""
     from emoalign.pair.matching import MatchingConfig
     from emoalign.pair.matching_build import build_matching_dir
@@ -153,7 +142,8 @@ def build_matching_cmd(source, out_dir, max_rows, negatives_per_positive, train_
                             train_fraction=train_fraction, seed=seed, **kwargs)
     _, src = open_spec(source, "--source")
     try:
-        summary = build_matching_dir(src, out_dir, config, hf=hf, jsonl=jsonl, progress=resolve_progress(progress))
+        summary = build_matching_dir(src, out_dir, config, hf=hf, jsonl=jsonl, progress=resolve_progress(progress),
+                                     overwrite=overwrite)
     except (ValueError, NotImplementedError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -11,12 +11,7 @@ from pathlib import Path
 
 import click
 
-from emoalign.cli.common import (
-    print_json,
-    print_table,
-    progress_option,
-    resolve_progress,
-)
+from emoalign.cli.common import print_json, print_table, progress_option, resolve_progress
 from emoalign.encode.registry import DEFAULTS
 from emoalign.learn.adapter import AdapterConfig
 from emoalign.learn.adapter_data import DEFAULT_FRACTIONS
@@ -51,7 +46,8 @@ def _featurizer_options(f, backend_default: str = "auto"):
 
 
 def _fail(exc: Exception) -> click.ClickException:
-    return click.ClickException(str(exc))
+    # the library speaks of keyword arguments; on the command line they are options
+    return click.ClickException(str(exc).replace("overwrite=True", "--overwrite"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,7 +60,8 @@ def adapter() -> None:
 
 @adapter.command("train")
 @click.option("--pairs", "pairs", required=True, metavar="SOURCE", help="Pairs to learn from: emid:DIR, emid-hub:DIR, pairs:DIR (from `pairs build`).")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="Model folder (config.json, weights.npz, history.json, data.json, training.png).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
+              help="Model folder (config.json, weights.npz, history.json, data.json, training.png).")
 @click.option("--epochs", default=AdapterConfig.epochs, show_default=True, type=click.IntRange(0), help="Maximum epochs (the best on validation is kept).")
 @click.option("--seed", default=AdapterConfig.seed, show_default=True, type=int, help="Seed of initialisation and batching.")
 @click.option("--variant", default=AdapterConfig.variant, show_default=True, type=click.Choice(["bmf", "svdpp", "ncf"]), help="Fusion variant (see docs).")
@@ -75,13 +72,16 @@ def adapter() -> None:
 @click.option("--lr", default=AdapterConfig.lr, show_default=True, type=click.FloatRange(min=1e-7))
 @click.option("--batch-size", default=AdapterConfig.batch_size, show_default=True, type=click.IntRange(2))
 @click.option("--weight-decay", default=AdapterConfig.weight_decay, show_default=True, type=click.FloatRange(min=0))
-@click.option("--patience", default=AdapterConfig.patience, show_default=True, type=click.IntRange(1), help="Stop after this many epochs without a better validation Recall@10.")
-@click.option("--fractions", "fractions", default=",".join(f"{x:g}" for x in DEFAULT_FRACTIONS), show_default=True, help="Train,val,test shares of the clips (split by clip / recording).")
+@click.option("--patience", default=AdapterConfig.patience, show_default=True, type=click.IntRange(1),
+              help="Stop after this many epochs without a better validation Recall@10.")
+@click.option("--fractions", "fractions", default=",".join(f"{x:g}" for x in DEFAULT_FRACTIONS), show_default=True,
+              help="Train,val,test shares of the clips (split by clip / recording).")
 @click.option("--split-seed", default=0, show_default=True, type=int)
 @click.option("--split-by", default="recording", show_default=True, type=click.Choice(["recording", "clip"]),
               help="Keep slices of one source recording in one split (EMID's <recording>___<slice> ids), or split clip by clip.")
 @_featurizer_options
-@click.option("--features", type=click.Path(file_okay=False), default=None, help="Feature store folder (default: the pairs folder for pairs:, else OUT/features).")
+@click.option("--features", type=click.Path(file_okay=False), default=None,
+              help="Feature store folder (default: the pairs folder for pairs:, else OUT/features).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes.")
 @progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -264,7 +264,8 @@ def info_cmd(index_dir, as_json) -> None:
                    + (", EMI-Adapter" if s["info"].get("adapter") else ""))
     print_table(["modality", "items"], sorted(s["modalities"].items()))
     print_table(["emotion", "items"], sorted(s["labels"].items()))
-    print_table(["segment", "kind", "vectors"], [(g["name"], g["kind"] + (f" ({g['nlist']} lists)" if g.get("nlist") else ""), g["vectors"]) for g in s["segments"]])
+    print_table(["segment", "kind", "vectors"],
+                [(g["name"], g["kind"] + (f" ({g['nlist']} lists)" if g.get("nlist") else ""), g["vectors"]) for g in s["segments"]])
     if s["removed_pending"]:
         click.echo(f"{s['removed_pending']} removed items still in segments (dropped at the next compaction)")
 

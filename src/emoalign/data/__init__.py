@@ -7,15 +7,15 @@ True
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 
-from emoalign.errors import BadInputError
 from emoalign.data.base import LoadReport, Problem, Source
+from emoalign.errors import BadInputError
+from emoalign.lazy import LazyRegistry
 
 #: Source name → "module:Class". Imported on demand so that a source's optional dependencies
 #: (e.g. `datasets` for hub layouts) load only when that source is used.
-SOURCES: dict[str, str] = {
+SOURCES = LazyRegistry("source", {
     "emid": "emoalign.data.emid:EMIDSource",
     "emid-hub": "emoalign.data.emid:EMIDHubSource",
     "emid-matching": "emoalign.data.emid_matching:EMIDMatchingSource",
@@ -28,14 +28,11 @@ SOURCES: dict[str, str] = {
     "folder": "emoalign.data.generic:FolderSource",
     "csv": "emoalign.data.generic:CSVSource",
     "pairs": "emoalign.data.built_pairs:BuiltPairsSource",
-}
+})
 
 
 def source_class(name: str) -> type[Source]:
-    if name not in SOURCES:
-        raise ValueError(f"unknown source {name!r}; available: {', '.join(sorted(SOURCES))}")
-    module, cls = SOURCES[name].split(":")
-    return getattr(import_module(module), cls)
+    return SOURCES.load(name)
 
 
 def open_source(name: str, path: str | Path, **options) -> Source:

@@ -4,10 +4,20 @@ An adapter reads one source's layout and yields `Record`s. Bad input (a malforme
 unknown label, a missing or undecodable file) is *named* — file, row, problem — and then either
 raised (``strict=True``) or skipped and counted in ``source.report`` (the default).
 
+>>> from pathlib import Path
 >>> from emoalign.data import open_source
->>> src = open_source("ravdess", "ravdess-speech-16k")  # doctest: +SKIP
->>> records = list(src.records())  # doctest: +SKIP
->>> print(src.report.summary())  # doctest: +SKIP
+>>> from emoalign.media.synth import synth_clip, write_clip
+>>> _ = write_clip("song.wav", synth_clip(0.5, 0.5, seconds=0.5))
+>>> _ = Path("labels.csv").write_text("path,label\\nsong.wav,happy\\nmissing.wav,sad\\n,calm\\n")
+>>> src = open_source("csv", "labels.csv")
+>>> [(r.id, r.labels) for r in src.records()]
+[('song.wav', {'user': 'happy'})]
+>>> print(src.report.summary())  # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+csv: 1 records, 2 skipped
+  1 × missing media
+  1 × malformed row
+  e.g. labels.csv:3: missing media: missing.wav (resolved to .../missing.wav)
+  e.g. labels.csv:4: malformed row: neither path nor text
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from emoalign.errors import BadInputError
 from emoalign.data.base import Source
+from emoalign.errors import BadInputError
 from emoalign.types import Pair, Record
 
 PAIRS_FILE = "pairs.parquet"
@@ -59,8 +59,12 @@ class BuiltPairsSource(Source):
         for f in (RECORDS_FILE, PAIRS_FILE):
             if not (self.root / f).is_file():
                 raise BadInputError(f"{self.root}: no {f} — not a folder written by `emoalign pairs build`")
-        summary = self.root / SUMMARY_FILE
-        self.summary = json.loads(summary.read_text("utf-8")) if summary.is_file() else {}
+        from emoalign.outputs import IncompleteOutputError, check_complete
+
+        try:  # refuse a folder whose run did not finish, or whose files come from different runs
+            self.summary = check_complete(self.root, kind="pairs build")
+        except IncompleteOutputError as exc:
+            raise BadInputError(str(exc)) from None
         self.taxonomy = self.summary.get("config", {}).get("category_taxonomy", "mikels8")
 
     def _path(self, value: str | None) -> str | None:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import ast
 import csv
 import hashlib
+import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,8 +51,9 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from emoalign.affect import get_taxonomy, linear_to_unit
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.errors import BadInputError
 from emoalign.data.base import LoadReport, Source
+from emoalign.errors import BadInputError
+from emoalign.media.decode import sniff_suffix
 from emoalign.types import Pair, Record
 
 CSV_NAME = "EMID_data.csv"
@@ -327,6 +329,60 @@ class _EMIDBase(Source):
             return False
         return True
 
+    def _image_slots(self, cells: Mapping[str, Any], where: str, locate) -> Iterator[tuple[ImageSlot, Any]]:
+        """The row's filled, valid image slots, each with its media.
+
+        ``locate(k)`` → (image id, media, why the media is missing or None): the layout's way to
+        find slot ``k``'s file (by name in a folder, or embedded bytes).
+        """
+        for k in IMAGE_SLOTS:
+            image_id, media, missing = locate(k)
+            try:
+                img = self._parser.image(cells, k, image_id)
+            except RowError as exc:
+                self._problem_once(where, str(exc))
+                continue
+            if img is None:
+                continue
+            if missing:
+                self._problem_once(where, missing)
+                continue
+            yield img, media
+
+    def _rows_with_media(self) -> Iterator[tuple[EMIDRow, dict[str, Any], dict[str, dict[str, Any]]]]:
+        """Each good row, its clip's ``path``/``payload`` and each image's (by image id)."""
+        raise NotImplementedError
+
+    def records(self, split: str | None = None) -> Iterator[Record]:
+        """Music records (one per good row) and image records (one per distinct image)."""
+        self._check_split(split)
+        return self._count(self._records())
+
+    def _records(self) -> Iterator[Record]:
+        seen_tags: dict[str, str] = {}
+        for row, music, images in self._rows_with_media():
+            yield self._music_record(row, **music)
+            for img in row.images:
+                if img.image_id in seen_tags:
+                    self._check_image_tag(seen_tags, img, row.where)
+                    continue
+                seen_tags[img.image_id] = img.tag
+                yield self._image_record(img, row.where, **images[img.image_id])
+
+    def pairs(self, split: str | None = None) -> Iterator[Pair]:
+        """One `Pair` per (clip, image slot), ``rank`` = the slot (1 = best match)."""
+        self._check_split(split)
+        seen_tags: dict[str, str] = {}
+        for row in self._pair_rows():
+            for img in row.images:
+                if img.image_id in seen_tags and not self._check_image_tag(seen_tags, img, row.where):
+                    continue
+                seen_tags.setdefault(img.image_id, img.tag)
+                yield Pair(row.music_id, img.image_id, source=self.dataset, rank=img.slot, emotion=img.tag)
+
+    def _pair_rows(self) -> Iterator[EMIDRow]:
+        return (row for row, _, _ in self._rows_with_media())
+
 
 # ---------------------------------------------------------------------------------------------
 # The release: EMID_data.csv + music and image folders
@@ -338,10 +394,13 @@ class EMIDSource(_EMIDBase):
     ``music_dir``/``image_dir`` (relative to ``root``; detected when None). With
     ``require_media=False`` rows whose files are absent still yield records, with ``path=None``.
 
-    >>> src = EMIDSource("EMID/")  # doctest: +SKIP
-    >>> music = [r for r in src.records() if r.modality == "music"]  # doctest: +SKIP
-    >>> next(src.pairs())  # doctest: +SKIP
-    Pair(music_id='106.m4a___172.mp3', image_id='excitement_0616.jpg', source='emid', rank=1, ...)
+    >>> from emoalign.data.fixtures.emid import make
+    >>> src = EMIDSource(make("fixtures", seed=0)["emid"])  # a small copy of the release's layout
+    >>> music = [r for r in src.records() if r.modality == "music"]
+    >>> len(music), music[0].labels["emid13"] in get_taxonomy("emid13").names
+    (26, True)
+    >>> next(src.pairs())
+    Pair(music_id='1433.m4a___57.mp3', image_id='excitement_1609.jpg', source='emid', rank=1, ...)
     """
 
     name = "emid"
@@ -441,57 +500,45 @@ class EMIDSource(_EMIDBase):
         if self.require_media and music_id not in self._music_files:
             self._problem_once(where, f"missing file: music clip {music_id} not found under {self.music_dir}")
             return None
-        for k in IMAGE_SLOTS:
+
+        def locate(k: int) -> tuple[str, None, str | None]:
             image_id = str(cells.get(f"Image{k}_filename") or "").strip()
-            try:
-                img = self._parser.image(cells, k, image_id)
-            except RowError as exc:
-                self._problem_once(where, str(exc))
-                continue
-            if img is None:
-                continue
-            if self.require_media and image_id not in self._image_files:
-                self._problem_once(where, f"missing file: image {image_id} (Image{k}_filename) not found under {self.image_dir}")
-                continue
-            row.images.append(img)
+            missing = self.require_media and image_id not in self._image_files
+            return image_id, None, (f"missing file: image {image_id} (Image{k}_filename) not found under {self.image_dir}" if missing else None)
+
+        row.images.extend(img for img, _ in self._image_slots(cells, where, locate))
         return row
 
-    # -- public API ---------------------------------------------------------------------------
-    def records(self, split: str | None = None) -> Iterator[Record]:
-        """Music records (one per good row) and image records (one per distinct image)."""
-        self._check_split(split)
-        return self._count(self._records())
-
-    def _records(self) -> Iterator[Record]:
-        seen_tags: dict[str, str] = {}
+    def _rows_with_media(self) -> Iterator[tuple[EMIDRow, dict[str, Any], dict[str, dict[str, Any]]]]:
         for row in self._load():
             path = self._music_files.get(row.music_id)
-            yield self._music_record(row, path=str(path) if path else None)
+            images = {}
             for img in row.images:
-                if img.image_id in seen_tags:
-                    self._check_image_tag(seen_tags, img, row.where)
-                    continue
-                seen_tags[img.image_id] = img.tag
                 ipath = self._image_files.get(img.image_id)
-                yield self._image_record(img, row.where, path=str(ipath) if ipath else None)
+                images[img.image_id] = {"path": str(ipath) if ipath else None}
+            yield row, {"path": str(path) if path else None}, images
 
-    def pairs(self, split: str | None = None) -> Iterator[Pair]:
-        """One `Pair` per (clip, image slot), ``rank`` = the slot (1 = best match)."""
-        self._check_split(split)
-        seen_tags: dict[str, str] = {}
-        for row in self._load():
-            for img in row.images:
-                if img.image_id in seen_tags and not self._check_image_tag(seen_tags, img, row.where):
-                    continue
-                seen_tags.setdefault(img.image_id, img.tag)
-                yield Pair(row.music_id, img.image_id, source=self.dataset, rank=img.slot, emotion=img.tag)
+    def _pair_rows(self) -> Iterator[EMIDRow]:
+        return iter(self._load())
 
 
 # ---------------------------------------------------------------------------------------------
 # The Hugging Face layout: parquet shards with embedded audio and images
 # ---------------------------------------------------------------------------------------------
 def media_cell(value: Any) -> tuple[bytes | None, str]:
-    """A ``datasets.Audio``/``Image`` cell read with ``decode=False`` → (bytes, file name)."""
+    """A ``datasets.Audio``/``Image`` cell read with ``decode=False`` → (bytes, file name).
+
+    A decoded-audio struct (``{"path", "array", "sampling_rate"}``, as emoalign's own matching
+    export writes) becomes 16-bit WAV bytes again.
+    """
+    if isinstance(value, Mapping) and value.get("array") is not None and value.get("sampling_rate"):
+        import numpy as np
+        import soundfile as sf
+
+        buf = io.BytesIO()
+        sf.write(buf, np.asarray(value["array"], dtype=np.float32), int(value["sampling_rate"]), format="WAV", subtype="PCM_16")
+        path = value.get("path") or ""
+        return buf.getvalue(), Path(str(path)).name if path else ""
     if isinstance(value, Mapping):
         data = value.get("bytes")
         path = value.get("path") or ""
@@ -509,22 +556,7 @@ def content_id(data: bytes) -> str:
     >>> content_id(b"RIFF....WAVEfmt ")[-4:]
     '.wav'
     """
-    return hashlib.sha1(data).hexdigest()[:20] + _sniff_suffix(data)
-
-
-_MAGIC = (
-    (b"\xff\xd8\xff", ".jpg"), (b"\x89PNG", ".png"), (b"GIF8", ".gif"), (b"BM", ".bmp"),
-    (b"fLaC", ".flac"), (b"OggS", ".ogg"), (b"ID3", ".mp3"), (b"\xff\xfb", ".mp3"), (b"\xff\xf3", ".mp3"),
-)
-
-
-def _sniff_suffix(data: bytes) -> str:
-    if data[:4] == b"RIFF" and data[8:12] in (b"WAVE", b"WEBP"):
-        return ".wav" if data[8:12] == b"WAVE" else ".webp"
-    for magic, suffix in _MAGIC:
-        if data.startswith(magic):
-            return suffix
-    return ""
+    return hashlib.sha1(data).hexdigest()[:20] + sniff_suffix(data[:16])
 
 
 def is_hub_id(value: str | Path) -> bool:
@@ -596,9 +628,10 @@ class EMIDHubSource(_EMIDBase):
     ``save_to_disk`` folder) or the hub id itself (``"ecnu-aigc/EMID"``, downloaded by ``datasets``
     when iterated). Records carry the media bytes in ``payload``; ids are the embedded file names.
 
-    >>> src = EMIDHubSource("EMID-hub/")  # doctest: +SKIP
-    >>> r = next(src.records()); r.modality, len(r.payload) > 0  # doctest: +SKIP
-    ('music', True)
+    >>> from emoalign.data.fixtures.emid import make
+    >>> src = EMIDHubSource(make("fixtures", seed=0)["emid-hub"])  # parquet with embedded media
+    >>> r = next(src.records()); r.modality, r.path, len(r.payload) > 0
+    ('music', None, True)
     """
 
     name = "emid-hub"
@@ -626,7 +659,7 @@ class EMIDHubSource(_EMIDBase):
     def _dataset(self):
         return undecoded(load_hub_dataset(self.hub_id or self.root, split="train", streaming=self.streaming))
 
-    def _rows(self) -> Iterator[tuple[EMIDRow, bytes | None, dict[str, bytes | None]]]:
+    def _rows_with_media(self) -> Iterator[tuple[EMIDRow, dict[str, Any], dict[str, dict[str, Any]]]]:
         """Each good row with its audio bytes and its images' bytes (by image id)."""
         where_base = self.hub_id or str(self.root)
         for i, cells in enumerate(self._dataset()):
@@ -642,46 +675,15 @@ class EMIDHubSource(_EMIDBase):
             if not audio:
                 self._problem_once(where, f"missing file: no audio bytes embedded for {name}")
                 continue
-            image_bytes: dict[str, bytes | None] = {}
-            for k in IMAGE_SLOTS:
+
+            def locate(k: int) -> tuple[str, bytes | None, str | None]:
                 data, image_id = media_cell(cells.get(f"Image{k}_filename"))
                 if not image_id and data:
                     image_id = content_id(data)
-                try:
-                    img = self._parser.image(cells, k, image_id)
-                except RowError as exc:
-                    self._problem_once(where, str(exc))
-                    continue
-                if img is None:
-                    continue
-                if not data:
-                    self._problem_once(where, f"missing file: no image bytes embedded for {image_id} (Image{k}_filename)")
-                    continue
+                return image_id, data, (None if data else f"missing file: no image bytes embedded for {image_id} (Image{k}_filename)")
+
+            images: dict[str, dict[str, Any]] = {}
+            for img, data in self._image_slots(cells, where, locate):
                 row.images.append(img)
-                image_bytes[image_id] = data
-            yield row, audio, image_bytes
-
-    def records(self, split: str | None = None) -> Iterator[Record]:
-        self._check_split(split)
-        return self._count(self._records())
-
-    def _records(self) -> Iterator[Record]:
-        seen_tags: dict[str, str] = {}
-        for row, audio, image_bytes in self._rows():
-            yield self._music_record(row, payload=audio)
-            for img in row.images:
-                if img.image_id in seen_tags:
-                    self._check_image_tag(seen_tags, img, row.where)
-                    continue
-                seen_tags[img.image_id] = img.tag
-                yield self._image_record(img, row.where, payload=image_bytes[img.image_id])
-
-    def pairs(self, split: str | None = None) -> Iterator[Pair]:
-        self._check_split(split)
-        seen_tags: dict[str, str] = {}
-        for row, _, _ in self._rows():
-            for img in row.images:
-                if img.image_id in seen_tags and not self._check_image_tag(seen_tags, img, row.where):
-                    continue
-                seen_tags.setdefault(img.image_id, img.tag)
-                yield Pair(row.music_id, img.image_id, source=self.dataset, rank=img.slot, emotion=img.tag)
+                images[img.image_id] = {"payload": data}
+            yield row, {"payload": audio}, images

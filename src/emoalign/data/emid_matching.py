@@ -21,9 +21,11 @@ audio's header, and yields the distinct clips and images as `Record`s (bytes in 
 `Pair` per consistent row. The media carry no file names, so their ids are content hashes; the same
 clip in several rows (a positive and its negative) is one record.
 
->>> src = EMIDMatchingSource("EMID-Emotion-Matching/")  # doctest: +SKIP
->>> sum(p.same for p in src.pairs("test"))  # doctest: +SKIP
-2400
+>>> from emoalign.data.fixtures.emid import make
+>>> src = EMIDMatchingSource(make("fixtures")["emid-matching"])  # a small copy of the parquet layout
+>>> test = list(src.pairs("test"))
+>>> len(test), sum(p.same for p in test), src.split_names()
+(31, 17, ['train', 'test'])
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any, Iterator
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
 from emoalign.data.base import LoadReport, Source
-from emoalign.data.emid import media_cell, content_id, is_hub_id, load_hub_dataset, undecoded
+from emoalign.data.emid import content_id, is_hub_id, load_hub_dataset, media_cell, undecoded
 from emoalign.types import Pair, Record
 
 HUB_ID = "lossminimilization/EMID-Emotion-Matching"

@@ -26,9 +26,10 @@ The records' main label ``labels["emonet40"]`` is the top-scoring emotion (binar
 majority said yes), so ``datasets inspect`` can count it; the graded targets are the scores.
 
 >>> from emoalign.data import open_source
->>> src = open_source("emonet-face-binary", "shared/data/emonet-face")  # doctest: +SKIP
->>> r = next(src.records()); r.scores["emonet40"]  # doctest: +SKIP
-{'Anger': 1.0, 'Contentment': 0.0}
+>>> from emoalign.data.fixtures import emonet_face
+>>> src = open_source("emonet-face-binary", emonet_face.make("fixtures")["emonet-face-binary"])
+>>> r = next(src.records()); r.labels["emonet40"], round(r.scores["emonet40"]["Amusement"], 3)
+('Amusement', 0.667)
 """
 
 from __future__ import annotations

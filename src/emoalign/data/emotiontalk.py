@@ -22,9 +22,11 @@ Labels: ``emotiontalk7`` (multimodal), ``emotiontalk7/text|audio|video`` (per mo
 continuous value is ``meta["sentiment"]`` and ``valence = sentiment / 2``).
 
 >>> from emoalign.data import open_source
->>> src = open_source("emotiontalk", "shared/data/emotiontalk")  # doctest: +SKIP
->>> r = next(src.records(split="test"))  # doctest: +SKIP
->>> r.labels["emotiontalk7"], r.text  # doctest: +SKIP
+>>> from emoalign.data.fixtures import emotiontalk
+>>> src = open_source("emotiontalk", emotiontalk.make("fixtures")["emotiontalk"])  # a small copy of the CSV layout
+>>> r = next(src.records(split="test"))
+>>> r.id, r.labels["emotiontalk7"], r.text
+('G00003_58_02_001', 'neutral', '这个东西放在桌子上就行了。')
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ from typing import Any, Iterator, Sequence
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.errors import BadInputError
 from emoalign.data.base import Source
+from emoalign.errors import BadInputError
 from emoalign.types import Record
 
 TAXONOMY = "emotiontalk7"
@@ -58,16 +60,6 @@ OFFICIAL_SPLIT_GROUPS = {"G00001": "val", "G00012": "val", "G00003": "test", "G0
 
 UTTERANCE_RE = re.compile(r"^(G\d{5})_(\d+)_(\d+)_(\d+)$")
 
-#: Spellings met in annotation tools and papers for the seven labels (English nouns, Chinese).
-_LABEL_ALIASES = {
-    "happiness": "happy", "joy": "happy", "高兴": "happy", "开心": "happy", "快乐": "happy",
-    "sadness": "sad", "悲伤": "sad", "伤心": "sad", "难过": "sad",
-    "anger": "angry", "生气": "angry", "愤怒": "angry",
-    "surprise": "surprised", "惊讶": "surprised", "惊奇": "surprised",
-    "disgust": "disgusted", "厌恶": "disgusted",
-    "fear": "fearful", "恐惧": "fearful", "害怕": "fearful",
-    "中性": "neutral", "平静": "neutral",
-}
 
 
 # --------------------------------------------------------------------------------------------
@@ -107,18 +99,12 @@ def official_split(utterance: str) -> str:
 def normalize_label(value: str) -> str:
     """Map a spelling of one of the seven emotions to its ``emotiontalk7`` name (raises `UnknownLabelError`).
 
+    Names, release codes and the other spellings (``aliases`` in ``affect/data/emotiontalk7.json``).
+
     >>> normalize_label("Surprise"), normalize_label("厌恶"), normalize_label("1")
     ('surprised', 'disgusted', 'happy')
     """
-    tax = get_taxonomy(TAXONOMY)
-    key = str(value).strip()
-    try:
-        return tax.label(key).name
-    except UnknownLabelError:
-        alias = _LABEL_ALIASES.get(key.lower())
-        if alias is None:
-            raise
-        return tax.label(alias).name
+    return get_taxonomy(TAXONOMY).label(str(value)).name
 
 
 @lru_cache(maxsize=1024)
@@ -134,25 +120,37 @@ def sentiment_level(value: float) -> str:
 
 
 _EVENT_RE = re.compile(r"\[([A-Za-z]+)\]")
-_OVER_RE = re.compile(r"\[*/?over/?\]?", re.IGNORECASE)
+# An overlap marker that swallowed the first words: [over/我敲您] → 我敲您
+_OVER_WITH_TEXT = re.compile(r"\[over/([^\[\]/]+)\]")
+# Every other overlap marker, well-formed or not: [over/] [/over] [over] [[/over] [over[ [/over/] over]
+_OVER = re.compile(r"\[{1,2}/?over/?\]?|\[?/over/?\]|over\]", re.IGNORECASE)
 _MARKERS = {"over"}
 
 
-def clean_transcript(raw: str) -> tuple[str, list[str]]:
-    """Remove the transcription markers and return (clean text, non-verbal events in order).
+def clean_transcript(raw: str, *, keep_events: bool = False) -> tuple[str, list[str]]:
+    """Remove EmotionTalk's transcription markers: (clean text, non-verbal events in order).
 
-    Overlap markers ``[over/]…[/over]`` (and their malformed variants ``[over]…[over]``,
-    ``[[/over]``, ``[over/呀[/over]``) are dropped but the words they enclose kept; bracketed
-    events (``[interrupted]``, ``[laughing]``, ``[Sobbing]``, ``[crying]``, …) are dropped from
-    the text and returned lower-cased, because they are cues an analysis may want on their own.
+    The one set of rules for EmotionTalk text (the data adapter and the text encoder both use it):
+
+    1. overlap markers ``[over/]…[/over]`` and their malformed variants (``[over]…[over]``,
+       ``[[/over]``, ``[over/呀[/over]``, ``[over/我敲您]``) are dropped, the words they enclose
+       kept; ``over`` outside brackets (English text) is a word and stays;
+    2. bracketed events (``[interrupted]``, ``[laughing]``, ``[Sobbing]``, …) are returned
+       lower-cased; they are dropped from the text (the adapter: its ``text`` is the words, the
+       events go to ``meta["events"]``) unless ``keep_events`` (the text encoder: its heads were
+       trained with the tags in place, which carry emotion), and then with them any stray bracket;
+    3. white space is collapsed to single spaces and stripped.
 
     >>> clean_transcript("[over/]挺[/over]好的[laughing]，[over/呀[/over]。[interrupted]")
     ('挺好的，呀。', ['laughing', 'interrupted'])
+    >>> clean_transcript("[over/]还给他点[/over]饭。[laughing]", keep_events=True)
+    ('还给他点饭。[laughing]', ['laughing'])
     """
     events = [m.group(1).lower() for m in _EVENT_RE.finditer(raw) if m.group(1).lower() not in _MARKERS]
-    text = _EVENT_RE.sub(lambda m: "" if m.group(1).lower() not in _MARKERS else m.group(0), raw)
-    text = _OVER_RE.sub("", text)
-    text = text.replace("[", "").replace("]", "")
+    text = _OVER.sub("", _OVER_WITH_TEXT.sub(r"\1", raw))
+    if not keep_events:
+        text = _EVENT_RE.sub(lambda m: "" if m.group(1).lower() not in _MARKERS else m.group(0), text)
+        text = text.replace("[", "").replace("]", "")
     return " ".join(text.split()), events
 
 
@@ -439,7 +437,9 @@ class EmotionTalkReleaseSource(Source):
         return self._count(self._records(split))
 
     # -- indexing ------------------------------------------------------------------------------
-    def _index(self, tars: dict[Path, tarfile.TarFile]) -> tuple[dict[str, dict[str, tuple[Path, tarfile.TarInfo]]], dict[str, dict[str, tuple[Path, tarfile.TarInfo]]]]:
+    def _index(
+        self, tars: dict[Path, tarfile.TarFile]
+    ) -> tuple[dict[str, dict[str, tuple[Path, tarfile.TarInfo]]], dict[str, dict[str, tuple[Path, tarfile.TarInfo]]]]:
         """(annotations[modality][utt], media[audio|video][utt]) → (archive, member)."""
         ann: dict[str, dict[str, tuple[Path, tarfile.TarInfo]]] = {m: {} for m in _ARCHIVE_MODALITIES.values()}
         media: dict[str, dict[str, tuple[Path, tarfile.TarInfo]]] = {"audio": {}, "video": {}}

@@ -14,8 +14,14 @@ the taxonomy knows them (so ``HAPPY`` becomes ``happy`` and a typo is reported);
 they are kept as written under the key ``"user"``.
 
 >>> from emoalign.data import open_source
->>> src = open_source("folder", "my_clips/", modality="music", taxonomy="emid13")  # doctest: +SKIP
->>> src = open_source("csv", "labels.csv")  # doctest: +SKIP
+>>> from emoalign.media.synth import synth_clip, write_clip
+>>> for name, v in (("HAPPY/a.wav", 0.8), ("sad/b.wav", -0.8), ("sadd/c.wav", -0.8)):
+...     _ = write_clip(f"my_clips/{name}", synth_clip(v, 0.3, seconds=0.5))
+>>> src = open_source("folder", "my_clips/", modality="speech", taxonomy="ravdess8")
+>>> [(r.id, r.labels) for r in src.records()]
+[('HAPPY/a.wav', {'ravdess8': 'happy'}), ('sad/b.wav', {'ravdess8': 'sad'})]
+>>> src.report.problems[0].message  # doctest: +ELLIPSIS
+"unknown label: 'sadd' is not a label of taxonomy 'ravdess8'; labels: neutral, calm, happy, ..."
 """
 
 from __future__ import annotations
@@ -26,17 +32,17 @@ from typing import Any, Iterator
 
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
-from emoalign.errors import BadInputError
 from emoalign.data.base import Source
+from emoalign.errors import BadInputError
 from emoalign.media.decode import sniff_kind
-from emoalign.types import MODALITIES, Record
+from emoalign.types import AUDIO_MODALITIES, IMAGE_MODALITIES, MODALITIES, Record
 
 #: Key of free-form labels when no taxonomy is named.
 USER_TAXONOMY = "user"
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "dev": "val", "test": "test"}
 TEXT_SUFFIXES = {".txt", ".text"}
 #: The file kinds `sniff_kind` returns, and the record modalities each can serve.
-KIND_MODALITIES = {"audio": {"audio", "music", "speech"}, "image": {"image", "face"}, "video": {"video"}, "text": {"text"}}
+KIND_MODALITIES = {"audio": set(AUDIO_MODALITIES), "image": set(IMAGE_MODALITIES), "video": {"video"}, "text": {"text"}}
 DEFAULT_MODALITY = {"audio": "audio", "image": "image", "video": "video", "text": "text"}
 MAX_TEXT_BYTES = 1_000_000
 
@@ -218,17 +224,23 @@ class CSVSource(_LabelMixin, Source):
         return names.pop() if len(names) == 1 else None
 
     def _rows(self) -> Iterator[tuple[int, dict[str, str]]]:
-        with open(self.root, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                yield reader.line_num, {k.strip().lower(): (v or "") for k, v in row.items() if k is not None}
+        try:
+            with open(self.root, newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                for row in reader:
+                    yield reader.line_num, {k.strip().lower(): (v or "") for k, v in row.items() if k is not None}
+        except UnicodeDecodeError:
+            raise _not_utf8(self.root) from None
 
     def records(self, split: str | None = None) -> Iterator[Record]:
         return self._count(self._records(split))
 
     def _records(self, split: str | None) -> Iterator[Record]:
-        with open(self.root, newline="", encoding="utf-8-sig") as fh:
-            header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
+        try:
+            with open(self.root, newline="", encoding="utf-8-sig") as fh:
+                header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
+        except UnicodeDecodeError:
+            raise _not_utf8(self.root) from None
         if "label" not in header or not ({"path", "text"} & header):
             self.problem(self.root, f"malformed file: needs a 'label' column and a 'path' or 'text' column (has {sorted(header)})")
             return
@@ -307,6 +319,18 @@ class CSVSource(_LabelMixin, Source):
             arousal=self._va(row.get("arousal", ""), "arousal"), split=split,
             group=row.get("group", "").strip() or None, meta=meta,
         )
+
+
+def _not_utf8(path: Path) -> BadInputError:
+    """The error for a CSV that is not UTF-8, naming the first offending line (no adapter can skip it)."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8-sig")
+        where = ""
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        where = f":{line}"
+    return BadInputError(f"{path}{where}: not UTF-8 text (another encoding, e.g. Latin-1?); save the file as UTF-8 and retry")
 
 
 __all__ = ["CSVSource", "FolderSource", "USER_TAXONOMY"]

@@ -14,7 +14,9 @@ def inspect_source(path: str, source: str, *, strict: bool = False, split: str |
     per_split: Counter = Counter()
     per_label: Counter = Counter()
     modalities: Counter = Counter()
+    ids: Counter = Counter()
     for record in src.records(split=split):
+        ids[record.id] += 1
         s = record.split or "(none)"
         per_split[s] += 1
         modalities[record.modality] += 1
@@ -29,6 +31,8 @@ def inspect_source(path: str, source: str, *, strict: bool = False, split: str |
         "splits": dict(sorted(per_split.items())),
         "modalities": dict(sorted(modalities.items())),
         "labels": [{"split": s, "label": l, "count": n} for (s, l), n in sorted(per_label.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1]))],
+        "duplicate_ids": {"count": sum(1 for n in ids.values() if n > 1),
+                          "examples": [i for i, n in ids.items() if n > 1][:5]},
         "report": src.report.to_dict(),
         "summary": src.report.summary(),
     }

@@ -5,7 +5,7 @@
 True
 """
 
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input
 from emoalign.encode.registry import ENCODERS, available_encoders, default_encoder, get_encoder
 
 __all__ = ["DecodeError", "ENCODERS", "EncodeResult", "Encoder", "Input", "available_encoders", "default_encoder", "get_encoder"]

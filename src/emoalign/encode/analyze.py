@@ -17,10 +17,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.encode.base import DecodeError, Input, describe_input
-from emoalign.media.decode import load_audio, sniff_kind
 from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder
+from emoalign.media.decode import load_audio, read_head, sniff_kind
 
 MODALITY_CHOICES = ("auto", "speech", "music", "image", "face", "text", "video")
+#: Seconds of audio read to tell speech from music (the header is still checked for the full length).
+DETECT_SECONDS = 30.0
 
 
 def speech_likelihood(y: np.ndarray, sr: int = 16000) -> float:
@@ -44,19 +46,13 @@ def speech_likelihood(y: np.ndarray, sr: int = 16000) -> float:
 
 def detect_modality(item: Input) -> str:
     """'image', 'speech', 'music' or 'video' from a file's content (not its name)."""
-    if isinstance(item, bytes):
-        head = item[:64]
-    else:
-        path = Path(item)
-        if not path.is_file():
-            raise DecodeError(f"{path}: no such file")
-        with open(path, "rb") as fh:
-            head = fh.read(64)
+    head = read_head(item)  # names a missing file, a folder or an empty file as such
     kind = sniff_kind(head)
     if kind is None:
         raise DecodeError(f"{describe_input(item)}: unsupported or unrecognised file type")
     if kind == "audio":
-        y = load_audio(item, 16000, allow_silent=True)
+        # Only the first seconds decide (the encoder decodes the file itself): never a second full decode.
+        y = load_audio(item, 16000, allow_silent=True, keep_seconds=DETECT_SECONDS)
         return "speech" if speech_likelihood(y) >= 0.5 else "music"
     return kind
 

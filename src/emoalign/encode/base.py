@@ -65,8 +65,8 @@ class Encoder(ABC):
         override `fill_config`. Unknown parameters raise `TypeError` naming them.
 
         >>> from emoalign.encode.registry import encoder_class
-        >>> encoder_class("speech-egemaps").resolve_config({"spec": "egemaps"})
-        {'spec': 'egemaps'}
+        >>> encoder_class("speech-egemaps").resolve_config({"min_speaker_clips": 4})
+        {'head': None, 'min_speaker_clips': 4, 'speaker_head': None}
         """
         config = dict(config or {})
         params = inspect.signature(cls.__init__).parameters
@@ -120,11 +120,15 @@ class Encoder(ABC):
 
 def safe_encode(encode_one, inputs: Sequence[Input]) -> list[EncodeResult]:
     """Run ``encode_one(item) -> EncodeResult`` on each input, turning exceptions into per-input errors."""
+    from emoalign.interrupts import check as check_interrupt
+
     out = []
     for item in inputs:
+        check_interrupt()
         try:
             out.append(encode_one(item))
         except (DecodeError, ValueError, OSError) as exc:
+            check_interrupt()  # an error while stopping is the stop's doing, never the input's
             out.append(EncodeResult(error=f"{type(exc).__name__}: {exc}"))
     return out
 

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
-from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input, safe_encode
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.media.decode import load_image
 from emoalign.types import Affect
 

@@ -21,11 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+from emoalign.numeric import softmax
 
 
 @dataclass
@@ -64,7 +60,7 @@ class LinearClassifierHead:
         return Z @ self.coef_.T + self.intercept_
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return _softmax(self.decision_function(X))
+        return softmax(self.decision_function(X), axis=1)
 
     def predict(self, X: np.ndarray) -> list[str]:
         return [self.classes_[i] for i in self.predict_proba(X).argmax(axis=1)]
@@ -136,8 +132,11 @@ def save_head_arrays(path: str | Path, kind: str, meta: dict, **arrays: np.ndarr
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     header = json.dumps({"kind": kind, "format": 1, "meta": meta}, ensure_ascii=False)
-    with open(path, "wb") as fh:  # np.savez on a handle keeps the exact file name (no .npz appended)
-        np.savez(fh, header=np.array(header), **arrays)
+    from emoalign.outputs import write_atomic
+
+    # Atomic (temp file + rename): a stopped run never leaves half a head. np.savez on a handle
+    # keeps the exact file name (no .npz appended).
+    write_atomic(path, lambda fh: np.savez(fh, header=np.array(header), **arrays))
     return path
 
 

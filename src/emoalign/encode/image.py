@@ -42,9 +42,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from emoalign.affect import get_taxonomy, map_distribution
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
+from emoalign.affect import map_distribution, va_to_distribution
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.batching import decode_each
 from emoalign.media.decode import load_image
+from emoalign.numeric import softmax
 from emoalign.types import Affect
 
 SPACE = "efficientnet-lite0-imagenet"
@@ -107,16 +109,13 @@ def colour_pad(brightness: float, saturation: float) -> dict[str, float]:
 
 
 def va_distribution(valence: float, arousal: float, taxonomy: str = "mikels8", sigma: float = SCENE_SIGMA) -> dict[str, float]:
-    """Gaussian weights of a taxonomy's labels on their valence–arousal distance to a point.
+    """`emoalign.affect.va_to_distribution` with the scene estimate's defaults (Mikels, wider σ).
 
-    >>> p = va_distribution(-0.6, -0.5, sigma=DEFAULT_SIGMA)
+    >>> p = va_distribution(-0.6, -0.5)
     >>> max(p, key=p.get)
     'sadness'
     """
-    tax = get_taxonomy(taxonomy)
-    d2 = ((tax.va - np.array([valence, arousal])) ** 2).sum(axis=1)
-    w = np.exp(-(d2 - d2.min()) / (2 * sigma**2))  # shift by the minimum: no underflow to all zeros
-    return dict(zip(tax.names, (w / w.sum()).tolist()))
+    return va_to_distribution(valence, arousal, taxonomy, sigma)
 
 
 def scene_affect(rgb: np.ndarray, taxonomy: str = "mikels8") -> tuple[Affect, dict[str, Any]]:
@@ -200,8 +199,7 @@ def export_onnx(path: Path | None = None) -> Path:
             dynamic_axes={"image": {0: "n"}, "embedding": {0: "n"}, "logits": {0: "n"}},
             opset_version=17, dynamo=False,
         )
-    import onnxruntime as ort
-
+    ort = onnxruntime()
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     got = session.run(None, {"image": sample.numpy()})
     with torch.no_grad():
@@ -212,6 +210,15 @@ def export_onnx(path: Path | None = None) -> Path:
         raise RuntimeError(f"exported ONNX differs from torch by {err:.2e}; not caching it")
     os.replace(tmp, path)
     return path
+
+
+def onnxruntime():
+    """The onnxruntime module, with its telemetry events switched off (Windows ETW; a no-op elsewhere)."""
+    import onnxruntime as ort
+
+    if hasattr(ort, "disable_telemetry_events"):
+        ort.disable_telemetry_events()
+    return ort
 
 
 class EfficientNetLite0:
@@ -244,8 +251,7 @@ class EfficientNetLite0:
         self._torch = _torch_model()
 
     def _init_onnx(self) -> None:
-        import onnxruntime as ort
-
+        ort = onnxruntime()
         path = onnx_path()
         if not path.is_file():
             export_onnx(path)
@@ -331,15 +337,8 @@ class SceneImageEncoder(Encoder):
         return scene, details
 
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
-        results: list[EncodeResult | None] = [None] * len(inputs)
-        images: list[np.ndarray] = []
-        where: list[int] = []
-        for i, item in enumerate(inputs):
-            try:
-                images.append(load_image(item))
-                where.append(i)
-            except (DecodeError, ValueError, OSError) as exc:
-                results[i] = EncodeResult(error=f"{type(exc).__name__}: {exc}")
+        decoded = decode_each(inputs, load_image)
+        results, images, where = decoded.results(), decoded.items, decoded.where
         if images:
             emb, logits = self.net.run(self.net.preprocess(images))
             emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
@@ -356,7 +355,6 @@ class SceneImageEncoder(Encoder):
 
 def _top5(logits: np.ndarray) -> list[list[float]]:
     """[[ImageNet class index, probability], …] (indices of the standard 1000-class list)."""
-    p = np.exp(logits - logits.max())
-    p /= p.sum()
+    p = softmax(logits)
     idx = np.argsort(-p)[:5]
     return [[int(j), float(p[j])] for j in idx]

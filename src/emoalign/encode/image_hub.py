@@ -35,8 +35,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.batching import decode_each
 from emoalign.media.decode import load_image
+from emoalign.numeric import softmax
 from emoalign.types import Embeddings
 
 # Fail at import (so `available_encoders` reports it) rather than at first use; find_spec is cheap.
@@ -76,15 +78,8 @@ def _pretrained_kwargs(local_files_only: bool | None) -> dict[str, Any]:
 
 
 def _decode_all(inputs: Sequence[Input]) -> tuple[list[EncodeResult | None], list[np.ndarray], list[int]]:
-    results: list[EncodeResult | None] = [None] * len(inputs)
-    images, where = [], []
-    for i, item in enumerate(inputs):
-        try:
-            images.append(load_image(item))
-            where.append(i)
-        except (DecodeError, ValueError, OSError) as exc:
-            results[i] = EncodeResult(error=f"{type(exc).__name__}: {exc}")
-    return results, images, where
+    decoded = decode_each(inputs, load_image)
+    return decoded.results(), decoded.items, decoded.where
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,8 +197,7 @@ class CLIPZeroShotImageEncoder(Encoder):
             self._load()
             vectors = self._image_vectors(images)
             logits = self._scale * vectors @ self._label_vectors.T + self._bias
-            z = np.exp(logits - logits.max(axis=1, keepdims=True))
-            probs = z / z.sum(axis=1, keepdims=True)
+            probs = softmax(logits, axis=1)
             names = get_taxonomy(self.taxonomy).names
             for k, i in enumerate(where):
                 results[i] = EncodeResult(

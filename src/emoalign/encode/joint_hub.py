@@ -35,7 +35,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input
+from emoalign.encode.base import Encoder, EncodeResult, Input
+from emoalign.encode.batching import batches, decode_each
+from emoalign.numeric import softmax
+from emoalign.numeric import unit_rows as _unit
 
 for _module in ("transformers", "torch"):
     if find_spec(_module) is None:
@@ -68,20 +71,13 @@ def _features(output: Any):
     return output if hasattr(output, "shape") else output.pooler_output
 
 
-def _unit(a: np.ndarray) -> np.ndarray:
-    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-
-
 def profile(logits: np.ndarray) -> np.ndarray:
     """√softmax of each row: unit vectors whose dot product is the Bhattacharyya coefficient.
 
     >>> v = profile(np.array([[0.0, 0.0, 0.0, 0.0]])); v.round(2).tolist(), float((v * v).sum())
     ([[0.5, 0.5, 0.5, 0.5]], 1.0)
     """
-    z = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    return np.sqrt(p).astype(np.float32)
+    return np.sqrt(softmax(logits, axis=1)).astype(np.float32)
 
 
 class _PromptProfileEncoder(Encoder):
@@ -182,25 +178,24 @@ class CLAPPromptMusicEncoder(_PromptProfileEncoder):
 
         model = self._load()
         sr = int(self._extractor.sampling_rate)
-        decoded, where, errors = [], [], {}
         window = int(getattr(self._extractor, "nb_max_samples", 0) or 0)
-        for i, item in enumerate(inputs):
-            try:
-                y = load_audio(item, sr)
-                if window and y.size > window:
-                    # CLAP reads a fixed window (10 s); its extractor would pick a *random* crop of
-                    # longer audio — take the middle one instead, so the same clip gives the same vector
-                    start = (y.size - window) // 2
-                    y = y[start:start + window]
-                decoded.append(y)
-                where.append(i)
-            except (DecodeError, ValueError, OSError) as exc:
-                errors[i] = f"{type(exc).__name__}: {exc}"
+
+        def read(item: Input) -> np.ndarray:
+            y = load_audio(item, sr)
+            if window and y.size > window:
+                # CLAP reads a fixed window (10 s); its extractor would pick a *random* crop of
+                # longer audio — take the middle one instead, so the same clip gives the same vector
+                start = (y.size - window) // 2
+                y = y[start:start + window]
+            return y
+
+        d = decode_each(inputs, read)
+        decoded, where, errors = d.items, d.where, d.errors
         vectors = None
         if decoded:
             parts = []
-            for s in range(0, len(decoded), self.batch_size):
-                feats = self._extractor(decoded[s:s + self.batch_size], sampling_rate=sr, return_tensors="pt")
+            for batch in batches(decoded, self.batch_size):
+                feats = self._extractor(batch, sampling_rate=sr, return_tensors="pt")
                 kwargs = {"input_features": feats["input_features"].to(self.device)}
                 if "is_longer" in feats:
                     kwargs["is_longer"] = feats["is_longer"].to(self.device)
@@ -244,18 +239,13 @@ class CLIPPromptImageEncoder(_PromptProfileEncoder):
         from emoalign.media.decode import load_image
 
         model = self._load()
-        decoded, where, errors = [], [], {}
-        for i, item in enumerate(inputs):
-            try:
-                decoded.append(load_image(item))
-                where.append(i)
-            except (DecodeError, ValueError, OSError) as exc:
-                errors[i] = f"{type(exc).__name__}: {exc}"
+        d = decode_each(inputs, load_image)
+        decoded, where, errors = d.items, d.where, d.errors
         vectors = None
         if decoded:
             parts = []
-            for s in range(0, len(decoded), self.batch_size):
-                pixels = self._processor(images=decoded[s:s + self.batch_size], return_tensors="pt")["pixel_values"]
+            for batch in batches(decoded, self.batch_size):
+                pixels = self._processor(images=batch, return_tensors="pt")["pixel_values"]
                 with torch.no_grad():
                     parts.append(_features(model.get_image_features(pixel_values=pixels.to(self.device))).float().cpu().numpy())
             vectors = _unit(np.concatenate(parts))

@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.encode.base import EncodeResult, Encoder, Input
+from emoalign.encode.base import Encoder, EncodeResult, Input
 
 if find_spec("imagebind") is None:
     raise ImportError(

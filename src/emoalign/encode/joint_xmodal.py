@@ -48,7 +48,7 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.encode.base import EncodeResult, Encoder, Input, safe_encode
+from emoalign.encode.base import Encoder, EncodeResult, Input, safe_encode
 from emoalign.media.decode import load_audio, load_image
 
 SPACE = "xmodal-v1"
@@ -100,7 +100,8 @@ class XModalMusicEncoder(Encoder):
     def _one(self, item: Input) -> EncodeResult:
         from emoalign.encode.music_features import SR, extract_features
 
-        y = load_audio(item, SR, max_seconds=3600.0)[: int(ANALYSIS_SECONDS * SR)]
+        # Decode only what is analysed (plus a second, so resampling's filter sees the same context).
+        y = load_audio(item, SR, keep_seconds=ANALYSIS_SECONDS + 1.0)[: int(ANALYSIS_SECONDS * SR)]
         f = extract_features(y, SR)
         raw = {"register_hz": f.register_hz, "onset_rate": f.onset_rate, "loudness_db": f.loudness_db,
                "centroid_hz": f.centroid_hz, "roughness": f.roughness}

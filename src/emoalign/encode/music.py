@@ -28,11 +28,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from emoalign.affect import get_taxonomy
+from emoalign.affect import va_to_distribution
 from emoalign.affect.space import DEFAULT_SIGMA
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.media.decode import load_audio
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.encode.music_features import SR, MusicFeatures, extract_features
+from emoalign.media.decode import load_audio
 from emoalign.types import Affect
 
 #: Clips shorter than this carry too few notes for tempo, key or roughness.
@@ -65,18 +65,13 @@ def cue_score(value: float, spec: Mapping[str, Any]) -> float:
 
 
 def va_distribution(valence: float, arousal: float, taxonomy: str = "emid13", sigma: float = DEFAULT_SIGMA) -> dict[str, float]:
-    """Gaussian weights over a taxonomy's label points around one valence–arousal point.
+    """`emoalign.affect.va_to_distribution` over EMID's 13 clusters by default.
 
     >>> p = va_distribution(-0.7, -0.45)
     >>> max(p, key=p.get), round(sum(p.values()), 6)
     ('sad/depressing', 1.0)
     """
-    tax = get_taxonomy(taxonomy)
-    d2 = ((tax.va - np.array([valence, arousal])) ** 2).sum(axis=1)
-    logw = -d2 / (2 * sigma**2)
-    w = np.exp(logw - logw.max())  # stable far from every label
-    w /= w.sum()
-    return dict(zip(tax.names, w.tolist()))
+    return va_to_distribution(valence, arousal, taxonomy, sigma)
 
 
 class CueModel:

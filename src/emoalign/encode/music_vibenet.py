@@ -28,9 +28,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect.space import DEFAULT_SIGMA
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.media.decode import load_audio
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.encode.music import va_distribution
+from emoalign.media.decode import load_audio
 from emoalign.types import Affect
 
 try:  # at import time, so `emoalign backends` reports the missing optional dependency

@@ -10,13 +10,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import import_module
 from typing import Any, Mapping
 
 from emoalign.encode.base import Encoder
+from emoalign.lazy import LazyRegistry
 
 #: name → "module:Class"
-ENCODERS: dict[str, str] = {
+ENCODERS = LazyRegistry("encoder", {
     "speech-egemaps": "emoalign.encode.speech:EgemapsSpeechEncoder",
     "speech-wav2vec2-hub": "emoalign.encode.speech_hub:HubSpeechEncoder",
     "text-use": "emoalign.encode.text:USETextEncoder",
@@ -39,7 +39,7 @@ ENCODERS: dict[str, str] = {
     "image-clip-prompts-hub": "emoalign.encode.joint_hub:CLIPPromptImageEncoder",
     "music-imagebind-hub": "emoalign.encode.joint_imagebind:ImageBindMusicEncoder",
     "image-imagebind-hub": "emoalign.encode.joint_imagebind:ImageBindImageEncoder",
-}
+})
 
 #: modality → name of the offline default encoder
 DEFAULTS: dict[str, str] = {
@@ -53,10 +53,7 @@ DEFAULTS: dict[str, str] = {
 
 
 def encoder_class(name: str) -> type[Encoder]:
-    if name not in ENCODERS:
-        raise ValueError(f"unknown encoder {name!r}; available: {', '.join(sorted(ENCODERS))}")
-    module, cls = ENCODERS[name].split(":")
-    return getattr(import_module(module), cls)
+    return ENCODERS.load(name)
 
 
 @dataclass(frozen=True)
@@ -139,11 +136,4 @@ def default_encoder(modality: str) -> Encoder:
 
 def available_encoders() -> dict[str, str | None]:
     """name → None if it imports here, else the reason it does not."""
-    out: dict[str, str | None] = {}
-    for name in ENCODERS:
-        try:
-            encoder_class(name)
-            out[name] = None
-        except Exception as exc:  # missing optional dependency, usually
-            out[name] = f"{type(exc).__name__}: {exc}"
-    return out
+    return ENCODERS.availability()

@@ -37,9 +37,9 @@ from typing import Any, ClassVar, Hashable, Sequence
 import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input
-from emoalign.media.decode import load_audio
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input
 from emoalign.encode.heads import LinearClassifierHead
+from emoalign.media.decode import load_audio
 
 SR = 16000
 #: Shortest clip accepted: openSMILE's functionals come out NaN below ~0.1 s, and emotion
@@ -361,11 +361,15 @@ class EgemapsSpeechEncoder(Encoder):
 
     def extract_many(self, inputs: Sequence[Input]) -> list[np.ndarray | str]:
         """Feature vectors, or an error message per input that failed."""
+        from emoalign.interrupts import check as check_interrupt
+
         out: list[np.ndarray | str] = []
         for item in inputs:
+            check_interrupt()  # between clips: a Ctrl-C during openSMILE's callback is honoured here
             try:
                 out.append(self.extract(item))
             except (DecodeError, ValueError, OSError) as exc:
+                check_interrupt()  # an error while stopping is the stop's doing: never a bad input
                 out.append(f"{type(exc).__name__}: {exc}")
         return out
 

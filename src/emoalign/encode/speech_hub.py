@@ -34,8 +34,9 @@ import numpy as np
 
 from emoalign.affect import affect_from_probs, get_taxonomy, map_distribution
 from emoalign.affect.taxonomy import Taxonomy
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.media.decode import load_audio
+from emoalign.numeric import softmax
 
 #: A public SER checkpoint (wav2vec2-base fine-tuned on IEMOCAP, 4 classes; Apache-2.0).
 DEFAULT_MODEL = "superb/wav2vec2-base-superb-er"
@@ -210,8 +211,7 @@ class HubSpeechEncoder(Encoder):
         z = self.logits(y)
         if not np.all(np.isfinite(z)):
             raise DecodeError(f"{name}: model returned non-finite logits")
-        p = np.exp(z - z.max())
-        p /= p.sum()
+        p = softmax(z)
         dist: dict[str, float] = {}
         unmapped = 0.0
         for prob, label in zip(p.tolist(), self.label_map):

@@ -35,9 +35,10 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy
 from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input
+from emoalign.encode.batching import decode_each
+from emoalign.encode.heads import LinearClassifierHead, LinearRegressorHead
 from emoalign.encode.text_context import MODES, context_features
 from emoalign.encode.text_features import CharTfidf, TfidfClassifierHead, clean_text, detect_language
-from emoalign.encode.heads import LinearClassifierHead, LinearRegressorHead
 from emoalign.types import Affect
 
 #: Texts longer than this are refused (a sentence encoder reads sentences, not books).
@@ -174,14 +175,8 @@ class USETextEncoder(Encoder):
 
     def _prepare(self, inputs: Sequence[Input]) -> tuple[list[EncodeResult | None], list[int], list[str], np.ndarray]:
         """Read every input; embed the valid ones in one batch. Returns (errors or None, valid idx, texts, vectors)."""
-        out: list[EncodeResult | None] = [None] * len(inputs)
-        valid, texts = [], []
-        for i, item in enumerate(inputs):
-            try:
-                texts.append(self.read_text(item))
-                valid.append(i)
-            except (ValueError, OSError) as exc:
-                out[i] = EncodeResult(error=f"{type(exc).__name__}: {exc}")
+        decoded = decode_each(inputs, self.read_text)
+        out, valid, texts = decoded.results(), decoded.where, decoded.items
         vectors = load_use().encode(texts).astype(np.float32) if texts else np.zeros((0, 512), np.float32)
         bad = ~np.isfinite(vectors).all(axis=1)
         for j in np.flatnonzero(bad):  # never hand on a NaN vector as a result

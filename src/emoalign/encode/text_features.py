@@ -22,12 +22,8 @@ from typing import Sequence
 
 import numpy as np
 
-# EmotionTalk transcripts mark overlapping speech with [over/] … [/over] (and a few misspelt
-# variants); the markers say nothing about emotion and only confuse the sentence encoder.
-# Event tags such as [laughing], [Sobbing], [interrupted] are kept: they carry emotion.
-_OVER_WITH_TEXT = re.compile(r"\[over/([^\[\]/]+)\]")
-_OVER = re.compile(r"\[{1,2}/?over/?\]?|\[?/over/?\]", re.IGNORECASE)
-_SPACES = re.compile(r"\s+")
+from emoalign.data.emotiontalk import clean_transcript
+from emoalign.numeric import softmax
 
 # CJK Unified Ideographs (+ extension A and compatibility ideographs): the script of Chinese.
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -37,10 +33,9 @@ _TAG = re.compile(r"\[[A-Za-z ]{1,20}\]")
 
 
 def clean_text(text: str) -> str:
-    """Remove transcript overlap markers and collapse white space (other text is left as it is)."""
-    text = _OVER_WITH_TEXT.sub(r"\1", text)
-    text = _OVER.sub("", text)
-    return _SPACES.sub(" ", text).strip()
+    """EmotionTalk's overlap markers removed and white space collapsed; event tags such as
+    ``[laughing]`` kept, as the heads were trained (`emoalign.data.emotiontalk.clean_transcript`)."""
+    return clean_transcript(text, keep_events=True)[0]
 
 
 def detect_language(text: str) -> str:
@@ -201,10 +196,7 @@ class TfidfClassifierHead:
         return np.asarray(X @ self.coef_.T.astype(np.float64)) + self.intercept_
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        z = self.decision_function(texts)
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.decision_function(texts), axis=1)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         return [self.classes_[i] for i in self.predict_proba(texts).argmax(axis=1)]

@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect import get_taxonomy, map_distribution
-from emoalign.encode.base import DecodeError, EncodeResult, Encoder, Input, describe_input, safe_encode
+from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.media.video import MAX_VIDEO_SECONDS, DecodedVideo, decode_video
 from emoalign.types import Affect
 

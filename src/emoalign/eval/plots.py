@@ -1,21 +1,53 @@
 """Plots people would rather look at than read: taxonomies in V–A space, confusion matrices, …
 
-All functions write a PNG and return its path; they use matplotlib's non-interactive Agg backend.
+All functions write a PNG and return its path. matplotlib is imported when a plot is drawn, not
+when the module is imported, and its backend is left as the user chose it (`pyplot`).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+
+def pyplot():
+    """``matplotlib.pyplot`` for drawing a figure to a file.
+
+    The non-interactive Agg backend is selected only when nothing chose a backend (no
+    ``MPLBACKEND``, no ``matplotlib.use``, pyplot not yet imported) and there is no display, so
+    a notebook or a desktop session keeps its own backend and a server or CI never needs a GUI.
+
+    >>> pyplot().__name__
+    'matplotlib.pyplot'
+    """
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules and _backend_unset(matplotlib) and not _has_display():
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _backend_unset(matplotlib) -> bool:
+    if os.environ.get("MPLBACKEND"):
+        return False
+    get = getattr(matplotlib.rcParams, "_get_backend_or_none", None)
+    return get() is None if get is not None else True
+
+
+def _has_display() -> bool:
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _save(fig, out: str | Path) -> Path:
+    plt = pyplot()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
@@ -27,10 +59,12 @@ def _save(fig, out: str | Path) -> Path:
 def plot_taxonomies(out: str | Path, names: Sequence[str] | None = None) -> Path:
     """Every label of the given taxonomies (default: all) as a point in valence–arousal space.
 
-    >>> plot_taxonomies("va.png", ["mikels8", "emid13"])  # doctest: +SKIP
+    >>> plot_taxonomies("va.png", ["mikels8", "emid13"]).stat().st_size > 10_000
+    True
     """
     from emoalign.affect import get_taxonomy, list_taxonomies
 
+    plt = pyplot()
     names = list(names) if names else list(list_taxonomies())
     fig, ax = plt.subplots(figsize=(12, 10), dpi=110)
     markers = "osD^vP*Xh<>"
@@ -59,6 +93,7 @@ def plot_confusion(matrix: np.ndarray, labels: Sequence[str], out: str | Path, t
     matrix = np.asarray(matrix, dtype=float)
     norm = matrix / np.clip(matrix.sum(axis=1, keepdims=True), 1, None)
     n = len(labels)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 0.55 * n + 2), max(4, 0.5 * n + 1.5)), dpi=110)
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(n), labels, rotation=45, ha="right", fontsize=8)
@@ -80,6 +115,7 @@ def plot_per_class(per_class: dict[str, dict[str, float]], out: str | Path, metr
     labels = list(per_class)
     y = np.arange(len(labels))
     height = 0.8 / len(metrics)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, max(3, 0.32 * len(labels) + 1.2)), dpi=110)
     for k, m in enumerate(metrics):
         vals = [per_class[l].get(m) or 0.0 for l in labels]

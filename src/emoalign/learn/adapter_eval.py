@@ -38,6 +38,7 @@ import numpy as np
 
 from emoalign.eval.metrics import ranks_of_targets, recall_at_k
 from emoalign.learn.adapter_data import PairData
+from emoalign.numeric import unit_rows
 
 KS: tuple[int, ...] = (1, 5, 10)
 DIRECTIONS: tuple[str, ...] = ("music_to_image", "image_to_music")
@@ -80,7 +81,9 @@ def agreement_at_k(scores: np.ndarray, gallery_labels: Sequence[str], wanted: Se
     return float(np.mean(shares))
 
 
-def direction_metrics(scores: np.ndarray, positives: np.ndarray, gallery_labels: Sequence[str], wanted: Sequence[set[str]], *, tie_seed: int | None = 0) -> dict:
+def direction_metrics(
+    scores: np.ndarray, positives: np.ndarray, gallery_labels: Sequence[str], wanted: Sequence[set[str]], *, tie_seed: int | None = 0
+) -> dict:
     """Recall@K, mean/median rank and agreement@10 for query rows of ``scores``."""
     rows = np.flatnonzero(np.asarray(positives, bool).any(axis=1))
     ranks, _ = ranks_for_pairs(scores[rows], positives[rows], tie_seed=tie_seed)
@@ -93,17 +96,11 @@ def direction_metrics(scores: np.ndarray, positives: np.ndarray, gallery_labels:
     return out
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    n = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, n, out=np.zeros_like(x), where=n > 1e-12)
-
-
 def semantic_matrix(data: PairData, m: np.ndarray, i: np.ndarray) -> np.ndarray | None:
     """Cosine of clips ``m`` × images ``i`` in the joint input space (None when spaces differ)."""
     if not data.joint:
         return None
-    return _unit(data.music.vectors[m]) @ _unit(data.images.vectors[i]).T
+    return unit_rows(data.music.vectors[m], np.float64) @ unit_rows(data.images.vectors[i], np.float64).T
 
 
 def emotion_matrix(data: PairData, m: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -220,11 +217,9 @@ def plot_history(history: Sequence[Mapping], out: str | Path, *, baselines: Mapp
 
     ``baselines`` draws horizontal lines (e.g. the semantic-only validation Recall@10).
     """
-    import matplotlib
+    from emoalign.eval.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     epochs = [h["epoch"] for h in history]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
     ax1.plot(epochs, [h.get("train_loss", np.nan) for h in history], marker="o", ms=3, label="train")

@@ -24,9 +24,7 @@ import numpy as np
 
 from emoalign.learn.adapter import AdapterConfig, AdapterFormatError, EMIAdapter
 from emoalign.learn.adapter_data import DEFAULT_FRACTIONS, SPLITS, PairData, split_by_music, split_index
-from emoalign.learn.adapter_eval import (
-    evaluate_split, markdown_table, plot_history, ranks_for_pairs, results_table, semantic_matrix, tune_alpha,
-)
+from emoalign.learn.adapter_eval import evaluate_split, markdown_table, plot_history, ranks_for_pairs, results_table, semantic_matrix, tune_alpha
 from emoalign.learn.adapter_io import load_pair_data, standardised, write_json
 from emoalign.store.featurize import Featurizer, Resolved, standardise_items
 

@@ -33,9 +33,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from emoalign.affect import get_taxonomy
-from emoalign.affect.space import DEFAULT_SIGMA
+from emoalign.affect import get_taxonomy, va_weights
 from emoalign.learn.adapter_data import PairData
+from emoalign.numeric import unit_rows
 from emoalign.store.items import ItemSet
 
 SPACE = "synthetic-joint"
@@ -58,23 +58,13 @@ class SynthConfig:
     seed: int = 0
 
 
-def _probs_from_va(va: np.ndarray, label_va: np.ndarray, sigma: float = DEFAULT_SIGMA) -> np.ndarray:
-    d2 = ((va[:, None, :] - label_va[None, :, :]) ** 2).sum(-1)
-    w = np.exp(-(d2 - d2.min(axis=1, keepdims=True)) / (2 * sigma**2))
-    return w / w.sum(axis=1, keepdims=True)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=-1, keepdims=True)
-
-
 def make_pair_data(config: SynthConfig | None = None, **overrides) -> PairData:
     """Generate music and image `ItemSet`s in one joint space and the ground-truth pairs."""
     cfg = SynthConfig(**{**(asdict(config) if config else {}), **overrides})
     rng = np.random.default_rng(cfg.seed)
-    topics = _unit(rng.normal(size=(cfg.topics, cfg.dim)))
+    topics = unit_rows(rng.normal(size=(cfg.topics, cfg.dim)))
     # a fixed random embedding of V–A into the space, for the optional emotion leak
-    va_dirs = _unit(rng.normal(size=(2, cfg.dim)))
+    va_dirs = unit_rows(rng.normal(size=(2, cfg.dim)))
 
     def side(n: int, taxonomy: str, prefix: str):
         tax = get_taxonomy(taxonomy)
@@ -84,7 +74,7 @@ def make_pair_data(config: SynthConfig | None = None, **overrides) -> PairData:
         noise = rng.normal(size=(n, cfg.dim)) * (cfg.semantic_noise / np.sqrt(cfg.dim))
         vectors = topics[topic] + noise + cfg.emotion_leak * (true_va @ va_dirs)
         seen_va = np.clip(true_va + rng.normal(0, cfg.affect_noise, (n, 2)), -1, 1)
-        probs = _probs_from_va(seen_va, tax.va)
+        probs = va_weights(seen_va, tax.va)
         items = ItemSet(
             tuple(f"{prefix}{k:06d}" for k in range(n)), vectors.astype(np.float32), SPACE, tax.name,
             probs, seen_va, tuple(tax.names[j] for j in label),

@@ -6,15 +6,7 @@ synthetic but real media for tests and demos. Knows nothing about models.
 (16000,)
 """
 
-from emoalign.media.decode import (
-    MAX_AUDIO_SECONDS,
-    MAX_IMAGE_PIXELS,
-    load_audio,
-    load_image,
-    resample,
-    sniff_kind,
-    sniff_mime,
-)
+from emoalign.media.decode import MAX_AUDIO_SECONDS, MAX_IMAGE_PIXELS, load_audio, load_image, resample, sniff_kind, sniff_mime
 from emoalign.media.synth import clip_bytes, image_bytes, synth_clip, synth_image, write_clip, write_image
 
 __all__ = [

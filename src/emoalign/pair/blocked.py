@@ -40,6 +40,8 @@ from typing import Literal
 
 import numpy as np
 
+from emoalign.progress import progress_bar
+
 #: Working bytes per cell of a (rows × cols) product block: the float32 product (4), the exp
 #: temporary of the log-sum-exp (4), and the per-slice temporaries of the filter (mask, partition
 #: and heavy-row copies of one 2048-column slice per thread: at most 2 per cell of the block).
@@ -410,9 +412,7 @@ def _finish_lse(run_max, run_sum, temperature):
 def _progress(enabled: bool, total: int):
     if not enabled:
         return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="clip", desc="pairing")
+    return progress_bar(total=total, unit="clip", desc="pairing", enabled=True)
 
 
 def _torch_topk(X, Y, k, rb, cb, vals, idx, lse_max, lse_sum, temperature, stats) -> TopK:

@@ -41,25 +41,21 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from emoalign.affect import category_from, get_taxonomy, list_taxonomies, load_nrc_vad
+from emoalign.data.built_pairs import BASELINE_FILE, CANDIDATES_FILE, COMPONENTS, PAIRS_FILE, PLOT_FILE, RECORDS_FILE, SUMMARY_FILE
 from emoalign.encode.joint import choose_backend, input_records, prepare_pair_vectors
 from emoalign.encode.registry import DEFAULTS
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
 from emoalign.pair.pairing import PairingResult, pair_arrays
 from emoalign.pair.report import compare, plot_distributions
 from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE, S_NORMS
-from emoalign.data.built_pairs import (
-    BASELINE_FILE,
-    CANDIDATES_FILE,
-    COMPONENTS,
-    PAIRS_FILE,
-    PLOT_FILE,
-    RECORDS_FILE,
-    SUMMARY_FILE,
-)
 from emoalign.types import IMAGE_MODALITIES, MUSIC_MODALITIES, Record
 
 #: Finished row blocks of the exact search while a build runs (removed once the outputs are written).
 CHECKPOINT_DIR = ".pairing-checkpoint"
+#: Where embedded media (records with bytes, no path) are written, relative to the output folder.
+MEDIA_DIR = "media"
+#: Everything one run writes besides summary.json (the completion marker, written last).
+RUN_FILES = (PAIRS_FILE, BASELINE_FILE, CANDIDATES_FILE, RECORDS_FILE, PLOT_FILE, MEDIA_DIR)
 
 
 @dataclass
@@ -160,13 +156,24 @@ def build_pairs(
     *,
     sources: dict | None = None,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> dict:
-    """Pair ``music`` with ``images`` and write the folder (layout: `emoalign.data.built_pairs`). Returns the summary."""
+    """Pair ``music`` with ``images`` and write the folder (layout: `emoalign.data.built_pairs`). Returns the summary.
+
+    The folder is written atomically (`emoalign.outputs.RunWriter`): a folder holding a finished
+    run is refused unless ``overwrite``; files appear together and ``summary.json`` comes last.
+    An interrupted run resumes (stored features, pairing checkpoints) when started again.
+    """
+    from emoalign.outputs import RunWriter
+
+    out_dir = Path(out_dir)
+    with RunWriter(out_dir, kind="pairs build", files=RUN_FILES, overwrite=overwrite) as writer:
+        return _build_pairs(music, images, out_dir, config or PairsConfig(), sources, progress, writer)
+
+
+def _build_pairs(music, images, out_dir: Path, config: PairsConfig, sources, progress, writer) -> dict:
     from emoalign.store import FeatureTable, extract
 
-    config = config or PairsConfig()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     feat_dir = Path(config.features) if config.features else out_dir
     timing: dict[str, float] = {}
     problems: list[str] = []
@@ -183,8 +190,9 @@ def build_pairs(
     text_origins = Counter(r.meta.get("text_origin") for r in [*m_in, *i_in] if r.modality == "text")
     t0 = time.perf_counter()
     extraction = {}
-    extraction["semantic_music"] = extract(_ns("music", m_in), backend.music_encoder, feat_dir, workers=config.workers, engine=config.engine, progress=progress).to_dict()
-    extraction["semantic_images"] = extract(_ns("image", i_in), backend.image_encoder, feat_dir, workers=config.workers, engine=config.engine, progress=progress).to_dict()
+    run = {"workers": config.workers, "engine": config.engine, "progress": progress}
+    extraction["semantic_music"] = extract(_ns("music", m_in), backend.music_encoder, feat_dir, **run).to_dict()
+    extraction["semantic_images"] = extract(_ns("image", i_in), backend.image_encoder, feat_dir, **run).to_dict()
     table = FeatureTable(feat_dir)
     m_ok = _stored_ids(table, backend.music_encoder, (f"music:{r.id}" for r in music))
     i_ok = _stored_ids(table, backend.image_encoder, (f"image:{r.id}" for r in images))
@@ -235,14 +243,14 @@ def build_pairs(
     polarity_agree = (np.sign(music_va[:, 0])[:, None] == np.sign(image_va[safe_idx, 0])) & result.valid
     comparison = compare(result, category_agree, polarity_agree)
 
-    paths = _write_media_refs(out_dir, music_used, images_used)
-    _write_records(out_dir, music_used, images_used, m_place, i_place, paths)
+    paths = _write_media_refs(writer, music_used, images_used)
+    writer.write_parquet(RECORDS_FILE, _records_table(music_used, images_used, m_place, i_place, paths))
     extra = {"category_agrees": category_agree, "valence_sign_agrees": polarity_agree}
-    _write_candidates(out_dir / CANDIDATES_FILE, result, music_used, images_used, m_cat, i_cat, extra)
-    _write_picks(out_dir / PAIRS_FILE, result.chosen, result, music_used, images_used, m_cat, i_cat, extra, config.alpha)
-    _write_picks(out_dir / BASELINE_FILE, result.baseline, result, music_used, images_used, m_cat, i_cat, extra, 1.0)
-    plot_distributions(result, out_dir / PLOT_FILE,
-                       title=f"{backend.name}, {result.candidates} candidates: semantic only vs α = {config.alpha:g} ({len(music_used)} clips)")
+    writer.write_parquet(CANDIDATES_FILE, _candidates_table(result, music_used, images_used, m_cat, i_cat, extra))
+    writer.write_parquet(PAIRS_FILE, _picks_table(result.chosen, result, music_used, images_used, m_cat, i_cat, extra, config.alpha))
+    writer.write_parquet(BASELINE_FILE, _picks_table(result.baseline, result, music_used, images_used, m_cat, i_cat, extra, 1.0))
+    title = f"{backend.name}, {result.candidates} candidates: semantic only vs α = {config.alpha:g} ({len(music_used)} clips)"
+    writer.write_with(PLOT_FILE, lambda tmp: plot_distributions(result, tmp, title=title))
     timing["total_s"] = time.perf_counter() - t_start
 
     summary = {
@@ -273,9 +281,8 @@ def build_pairs(
         "problems_total": len(problems),
         "files": [PAIRS_FILE, BASELINE_FILE, CANDIDATES_FILE, RECORDS_FILE, SUMMARY_FILE, PLOT_FILE],
     }
-    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for ckpt in (CHECKPOINT_DIR, CHECKPOINT_DIR + "-joint"):  # everything is written: blocks no longer needed
-        shutil.rmtree(out_dir / ckpt, ignore_errors=True)
+    summary = writer.finish(summary)  # summary.json last: the folder is complete from here
+    shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)  # everything is written: blocks no longer needed
     return summary
 
 
@@ -346,27 +353,29 @@ def _place(records, side, encoder, config, lexicon, feat_dir, progress) -> tuple
     return placed, extraction
 
 
-def _write_media_refs(out_dir: Path, music: Sequence[Record], images: Sequence[Record]) -> dict[tuple[str, str], str]:
+def _write_media_refs(writer, music: Sequence[Record], images: Sequence[Record]) -> dict[tuple[str, str], str]:
     """Paths to store per record: absolute file paths, or files written under media/ for embedded bytes."""
     from emoalign.pair.export import safe_name
 
     out: dict[tuple[str, str], str] = {}
     used: dict[str, set[str]] = {"music": set(), "image": set()}
+    staged: Path | None = None
     for side, recs in (("music", music), ("image", images)):
         for r in recs:
             if r.path:
                 out[(side, r.id)] = str(Path(r.path).resolve())
             elif r.payload is not None:
-                rel = Path("media") / side / safe_name(r.id, used[side])
-                (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-                (out_dir / rel).write_bytes(r.payload)
-                out[(side, r.id)] = rel.as_posix()
+                if staged is None:
+                    staged = writer.write_with(MEDIA_DIR, lambda tmp: tmp)
+                name = safe_name(r.id, used[side])
+                (staged / side).mkdir(parents=True, exist_ok=True)
+                (staged / side / name).write_bytes(r.payload)
+                out[(side, r.id)] = f"{MEDIA_DIR}/{side}/{name}"
     return out
 
 
-def _write_records(out_dir, music, images, m_place, i_place, paths) -> None:
+def _records_table(music, images, m_place, i_place, paths):
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     rows = []
     for side, recs, placed in (("music", music, m_place), ("image", images, i_place)):
@@ -377,7 +386,7 @@ def _write_records(out_dir, music, images, m_place, i_place, paths) -> None:
                 "text": r.text, "labels": json.dumps(dict(r.labels), ensure_ascii=False, sort_keys=True),
                 "valence": float(p.valence), "arousal": float(p.arousal), "category": p.category, "affect_origin": p.origin,
             })
-    pq.write_table(pa.Table.from_pylist(rows), out_dir / RECORDS_FILE)
+    return pa.Table.from_pylist(rows)
 
 
 def _rows_for(picks: np.ndarray, result: PairingResult, music, images, m_cat, i_cat, extra, alpha: float) -> dict[str, list]:
@@ -408,16 +417,14 @@ def _rows_for(picks: np.ndarray, result: PairingResult, music, images, m_cat, i_
     return data
 
 
-def _write_picks(path: Path, picks, result, music, images, m_cat, i_cat, extra, alpha: float) -> None:
+def _picks_table(picks, result, music, images, m_cat, i_cat, extra, alpha: float):
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    pq.write_table(pa.table(_rows_for(picks, result, music, images, m_cat, i_cat, extra, alpha)), path)
+    return pa.table(_rows_for(picks, result, music, images, m_cat, i_cat, extra, alpha))
 
 
-def _write_candidates(path: Path, result: PairingResult, music, images, m_cat, i_cat, extra) -> None:
+def _candidates_table(result: PairingResult, music, images, m_cat, i_cat, extra):
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     n, k = result.index.shape
     all_cols = np.broadcast_to(np.arange(k), (n, k)).copy()
@@ -426,7 +433,7 @@ def _write_candidates(path: Path, result: PairingResult, music, images, m_cat, i
     data.pop("rank")
     rows_i, cols = np.nonzero(all_cols >= 0)
     data["candidate_rank"] = (cols + 1).tolist()  # column in the candidate list (the semantic top-K first)
-    pq.write_table(pa.table(data), path)
+    return pa.table(data)
 
 
 def _jsonable(obj):

@@ -49,6 +49,7 @@ import time
 
 import numpy as np
 
+from emoalign.numeric import unit_rows
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET, SLICE_COLUMNS, _true_positions, plan_blocks
 
 MODES: tuple[str, ...] = ("semantic", "joint", "global")
@@ -76,9 +77,7 @@ def resolve_mode(mode: str, *, alpha: float, method: str) -> str:
 
 def unit_va(va: np.ndarray) -> np.ndarray:
     """Unit valence–arousal directions (0 for a point at the neutral origin), float64: E's definition."""
-    va = np.asarray(va, dtype=np.float64)
-    norm = np.linalg.norm(va, axis=1, keepdims=True)
-    return np.divide(va, norm, out=np.zeros_like(va), where=norm > 1e-12)
+    return unit_rows(va, np.float64)
 
 
 def joint_vectors(vectors: np.ndarray, va: np.ndarray, *, alpha: float) -> np.ndarray:

@@ -3,10 +3,15 @@
 Both read the same prepared media (`prepare_media`): every clip decoded once to 16 kHz mono
 16-bit WAV, every image checked to decode and copied byte for byte. Then
 
-* `write_hf` — ``DatasetDict`` with exactly EMID-Emotion-Matching's columns and features
-  (``audio``: ``Audio(sampling_rate=16000)``, ``sampling_rate``: int32, ``image``: ``Image()``,
-  ``same``: bool, ``emotion``/``question``/``answer``: string), saved with ``save_to_disk``
-  and loadable with ``datasets.load_from_disk``;
+* `write_hf` — ``DatasetDict`` with EMID-Emotion-Matching's columns (``audio``,
+  ``sampling_rate``: int32, ``image``: ``Image()``, ``same``: bool,
+  ``emotion``/``question``/``answer``: string), saved with ``save_to_disk`` and loadable with
+  ``datasets.load_from_disk``. The ``audio`` column holds the decoded clip — a struct
+  ``{"path", "array" (float32, mono), "sampling_rate"}``, the form ``datasets`` < 4 returned
+  for ``Audio`` — rather than an ``Audio`` feature, because ``datasets`` ≥ 4 decodes ``Audio``
+  only through ``torchcodec``, whose PyPI build needs CUDA PyTorch and FFmpeg: a plain install
+  could not read a row. ``load_from_disk(OUT/"hf")["train"][0]["audio"]["array"]`` is the clip;
+  the 16-bit WAV files stay in the media folder the JSONL export points at;
 * `write_jsonl` — one line per example in the Qwen2.5-Omni chat format: a user turn whose
   content items are the audio, the image and the question, and an assistant turn with the
   answer; media paths are relative to the JSONL file (``media/audio/…``, ``media/images/…``).
@@ -25,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -32,7 +38,8 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from emoalign.pair.matching import Example
-from emoalign.types import Record
+from emoalign.progress import progress_bar
+from emoalign.types import AUDIO_MODALITIES, IMAGE_MODALITIES, Record
 
 SAMPLING_RATE = 16000
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
@@ -105,12 +112,10 @@ def prepare_media(
     failed: set[str] = set()
     bar = None
     if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(audio_ids) + len(image_ids), unit="file", desc="media")
+        bar = progress_bar(total=len(audio_ids) + len(image_ids), unit="file", desc="media", enabled=True)
     for record in records:
-        is_audio = record.id in audio_ids and record.modality in ("music", "audio", "speech") and record.id not in out.audio
-        is_image = record.id in image_ids and record.modality in ("image", "face") and record.id not in out.images
+        is_audio = record.id in audio_ids and record.modality in AUDIO_MODALITIES and record.id not in out.audio
+        is_image = record.id in image_ids and record.modality in IMAGE_MODALITIES and record.id not in out.images
         if not (is_audio or is_image):
             continue
         try:
@@ -160,11 +165,15 @@ def usable(examples: Sequence[Example], media: PreparedMedia) -> list[Example]:
 # Hugging Face datasets
 # ---------------------------------------------------------------------------------------------
 def hf_features():
-    """EMID-Emotion-Matching's features, in its column order."""
+    """EMID-Emotion-Matching's columns, in its order; ``audio`` decoded (see the module doc)."""
     import datasets
 
     return datasets.Features({
-        "audio": datasets.Audio(sampling_rate=SAMPLING_RATE),
+        "audio": {
+            "path": datasets.Value("string"),
+            "array": datasets.Sequence(datasets.Value("float32")),
+            "sampling_rate": datasets.Value("int32"),
+        },
         "sampling_rate": datasets.Value("int32"),
         "image": datasets.Image(),
         "same": datasets.Value("bool"),
@@ -176,20 +185,32 @@ def hf_features():
 
 def write_hf(
     examples: Sequence[Example], media: PreparedMedia, out_dir: str | Path, *, splits: Sequence[str] = ("train", "test"),
-    progress: bool = False,
+    progress: bool = False, overwrite: bool = False,
 ) -> Path:
     """Write a ``DatasetDict`` (one dataset per split) with ``save_to_disk``; returns its folder.
 
     Rows are written to Arrow in batches (memory stays bounded); the split's fingerprint is a
-    hash of its content, so repeated runs give identical ``state.json`` files.
+    hash of its content, so repeated runs give identical ``state.json`` files. The dataset is
+    saved to a hidden sibling folder and renamed into place; an existing ``out_dir`` is refused
+    unless ``overwrite``, and even then only a saved ``DatasetDict`` is replaced.
     """
+    import uuid
+
     import datasets
     import pyarrow as pa
     from datasets.table import MemoryMappedTable
 
+    from emoalign.outputs import OutputExistsError
+
     out_dir = Path(out_dir)
-    tmp = out_dir.parent / (out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    if out_dir.exists():
+        if not overwrite:
+            raise OutputExistsError(f"{out_dir} already exists; pass overwrite=True to replace it")
+        if not (out_dir / "dataset_dict.json").is_file():
+            raise OutputExistsError(f"{out_dir} exists and is not a saved DatasetDict; refusing to delete it")
+    run = uuid.uuid4().hex[:12]
+    tmp = out_dir.parent / f".{out_dir.name}.{run}.rows"
+    saved = out_dir.parent / f".{out_dir.name}.{run}.saved"
     tmp.mkdir(parents=True)
     features = hf_features()
     schema = features.arrow_schema
@@ -208,19 +229,25 @@ def write_hf(
             table = MemoryMappedTable.from_file(str(path))
             info = datasets.DatasetInfo(features=features, description="emoalign matching set (EMID-Emotion-Matching recipe)")
             parts[split] = datasets.Dataset(table, info=info, split=datasets.NamedSplit(split), fingerprint=digest.hexdigest()[:16])
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
         was_enabled = datasets.is_progress_bar_enabled()
         if not progress:
             datasets.disable_progress_bars()
         try:
-            datasets.DatasetDict(parts).save_to_disk(str(out_dir))
+            datasets.DatasetDict(parts).save_to_disk(str(saved))
         finally:
             if was_enabled:
                 datasets.enable_progress_bars()
         del parts, table
+        if out_dir.exists():  # overwrite=True and a DatasetDict (checked above): swap, then drop the old one
+            old = out_dir.parent / f".{out_dir.name}.{run}.old"
+            os.replace(out_dir, old)
+            os.replace(saved, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(saved, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(saved, ignore_errors=True)
     return out_dir
 
 
@@ -232,7 +259,7 @@ def _hf_row(e: Example, media: PreparedMedia, digest) -> dict:
         digest.update(part.encode("utf-8") + b"\0")
     digest.update(hashlib.sha256(audio).digest() + hashlib.sha256(image).digest())
     return {
-        "audio": {"bytes": audio, "path": Path(audio_rel).name},
+        "audio": {"path": Path(audio_rel).name, "array": _wav_samples(audio), "sampling_rate": SAMPLING_RATE},
         "sampling_rate": SAMPLING_RATE,
         "image": {"bytes": image, "path": Path(image_rel).name},
         "same": e.same,
@@ -240,6 +267,14 @@ def _hf_row(e: Example, media: PreparedMedia, digest) -> dict:
         "question": e.question,
         "answer": e.answer,
     }
+
+
+def _wav_samples(wav: bytes):
+    """The prepared 16-bit WAV as float32 samples (exact: every int16 / 32768 is a float32)."""
+    import soundfile as sf
+
+    y, _ = sf.read(io.BytesIO(wav), dtype="float32", always_2d=False)
+    return y
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,14 +12,15 @@ Output folder::
       summary.json        settings, counts per split, problems
 
 >>> from emoalign.data import open_source
->>> summary = build_matching_dir(open_source("emid", "EMID/"), "out/matching")  # doctest: +SKIP
->>> summary["counts"]["train"]["examples"]  # doctest: +SKIP
+>>> from emoalign.data.fixtures.emid import make
+>>> summary = build_matching_dir(open_source("emid", make("fixtures")["emid"]), "matching", hf=False)
+>>> summary["counts"]["train"]["examples"], summary["counts"]["clips_in_both_splits"]
+(126, 0)
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
@@ -27,9 +28,11 @@ from typing import Iterator
 from emoalign.data.base import Source
 from emoalign.pair.export import prepare_media, write_hf, write_jsonl
 from emoalign.pair.matching import MatchingConfig, MatchingSet, build_matching, select_rows
-from emoalign.types import Record
+from emoalign.types import IMAGE_MODALITIES, Record
 
 TAG_TAXONOMY = "mikels8"
+#: Everything one run writes besides summary.json (the completion marker, written last).
+RUN_FILES = ("hf", "jsonl", "examples.jsonl")
 
 
 def build_matching_dir(
@@ -41,15 +44,27 @@ def build_matching_dir(
     hf: bool = True,
     jsonl: bool = True,
     progress: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """Run the recipe on ``source`` (anything with `pairs` and `records`) and write ``out_dir``.
 
     Image tags come from each image record's label in ``tag_taxonomy`` (EMID: the Mikels tag;
     built pairs: the image's category), else from the pairs' ``emotion``. Returns the summary.
+    Written atomically (`emoalign.outputs.RunWriter`): an existing run is replaced only with
+    ``overwrite``, another command's folder never, and files it did not write are never deleted.
     """
-    config = config or MatchingConfig()
+    from emoalign.outputs import RunWriter
+
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if source.root is not None and Path(source.root).resolve() == out_dir.resolve():
+        from emoalign.outputs import OutputExistsError
+
+        raise OutputExistsError(f"{out_dir} is the source folder itself; choose another output folder")
+    with RunWriter(out_dir, kind="matching build", files=RUN_FILES, overwrite=overwrite) as writer:
+        return _build(source, out_dir, config or MatchingConfig(), tag_taxonomy, hf, jsonl, progress, writer)
+
+
+def _build(source, out_dir: Path, config: MatchingConfig, tag_taxonomy: str, hf: bool, jsonl: bool, progress: bool, writer) -> dict:
     pair_emotion: dict[str, str] = {}
     pairs = []
     for p in source.pairs():
@@ -63,12 +78,12 @@ def build_matching_dir(
 
     def tagged(records: Iterator[Record]) -> Iterator[Record]:
         for r in records:
-            if r.id in image_ids and r.modality in ("image", "face") and r.labels.get(tag_taxonomy):
+            if r.id in image_ids and r.modality in IMAGE_MODALITIES and r.labels.get(tag_taxonomy):
                 tags.setdefault(r.id, r.labels[tag_taxonomy])
             yield r
 
-    media_root = out_dir / "jsonl" / "media"
-    shutil.rmtree(media_root, ignore_errors=True)
+    jsonl_dir = writer.write_with("jsonl", lambda tmp: tmp)  # staged; renamed to OUT/jsonl at the end
+    media_root = jsonl_dir / "media"
     media = prepare_media(tagged(source.records()), audio_ids, image_ids, media_root, progress=progress)
     for image_id, emotion in pair_emotion.items():
         tags.setdefault(image_id, emotion)
@@ -79,12 +94,13 @@ def build_matching_dir(
     usable_rows = [(m, imgs) for m, imgs in usable_rows if imgs]
     ms: MatchingSet = build_matching(usable_rows, tags, config)
     ms.problems[:0] = media.problems
-    _write_examples(out_dir / "examples.jsonl", ms)
+    writer.write_with("examples.jsonl", lambda tmp: _write_examples(tmp, ms))
     outputs = {}
     if jsonl:
-        outputs["jsonl"] = {k: str(v.relative_to(out_dir)) for k, v in write_jsonl(ms.examples, media, out_dir / "jsonl").items()}
+        outputs["jsonl"] = {k: f"jsonl/{v.name}" for k, v in write_jsonl(ms.examples, media, jsonl_dir).items()}
     if hf:
-        outputs["hf"] = str(write_hf(ms.examples, media, out_dir / "hf", progress=progress).relative_to(out_dir))
+        writer.write_with("hf", lambda tmp: write_hf(ms.examples, media, tmp, progress=progress))
+        outputs["hf"] = "hf"
     summary = {
         "source": {"name": source.name, "root": str(source.root)},
         "config": asdict(config),
@@ -97,8 +113,7 @@ def build_matching_dir(
         "problems": ms.problems[:200],
         "problems_total": len(ms.problems),
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return summary
+    return writer.finish(summary)  # summary.json last: the folder is complete from here
 
 
 def _write_examples(path: Path, ms: MatchingSet) -> None:

@@ -24,17 +24,10 @@ from typing import Literal
 
 import numpy as np
 
+from emoalign.numeric import unit_rows
 from emoalign.pair import candidates as cand
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET, TopK, ann_topk, exact_topk
-from emoalign.pair.score import (
-    DEFAULT_TOP_K,
-    PAPER_ALPHA,
-    PAPER_KEEP,
-    PAPER_TEMPERATURE,
-    SNorm,
-    score_candidates,
-    select,
-)
+from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE, SNorm, score_candidates, select
 
 SearchMethod = Literal["exact", "ivf", "hnsw"]
 
@@ -63,12 +56,6 @@ class PairingResult:
     @property
     def valid(self) -> np.ndarray:
         return self.index >= 0
-
-
-def _unit(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.float32)
-    norm = np.linalg.norm(a, axis=1, keepdims=True)
-    return np.divide(a, norm, out=np.zeros_like(a), where=norm > 1e-12)
 
 
 def search(
@@ -126,7 +113,7 @@ def pair_arrays(
     if music_va.shape != (len(X), 2) or image_va.shape != (len(Y), 2):
         raise ValueError(f"V–A arrays must be (N, 2) and (M, 2); got {music_va.shape}, {image_va.shape} for N={len(X)}, M={len(Y)}")
     if normalise:
-        X, Y = _unit(X), _unit(Y)
+        X, Y = unit_rows(X, np.float32), unit_rows(Y, np.float32)
     t0 = time.perf_counter()
     opts = dict(memory_budget=memory_budget, seed=seed, threads=threads, progress=progress)
     u, v = cand.unit_va(music_va), cand.unit_va(image_va)
@@ -145,7 +132,7 @@ def pair_arrays(
             jt = top.joint
         else:
             jt = search(cand.joint_vectors(X32, music_va, alpha=alpha), cand.joint_vectors(Y32, image_va, alpha=alpha), top_k,
-                        method=method, checkpoint=_sibling(checkpoint, "-joint"), **opts)
+                        method=method, **opts)
             stats["joint_search"], stats["joint_search_s"] = jt.stats, time.perf_counter() - t1
         index, origin = cand.union(top.index, jt.index, lambda idx: _cosines(X32, Y32, idx))
         cos = _cosines(X32, Y32, index)
@@ -190,15 +177,6 @@ def pair_arrays(
         paper = select(np.where(valid[:, :k], comps["T"][:, :k], -np.inf), keep, valid[:, :k])
     stats["score_s"] = time.perf_counter() - t2
     return PairingResult(index, comps, chosen, baseline, alpha, stats, mode, top_k, origin, paper, certified)
-
-
-def _sibling(path, suffix: str):
-    if path is None:
-        return None
-    from pathlib import Path
-
-    path = Path(path)
-    return path.with_name(path.name + suffix)
 
 
 def _cosines(X: np.ndarray, Y: np.ndarray, index: np.ndarray) -> np.ndarray:

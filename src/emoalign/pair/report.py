@@ -78,11 +78,9 @@ def compare(result, category_agree: np.ndarray, polarity_agree: np.ndarray) -> d
 
 def plot_distributions(result, path: str | Path, *, title: str = "") -> Path:
     """Histograms of the picks' V–A distance and E at α = 1 and at the chosen α (a PNG)."""
-    import matplotlib
+    from emoalign.eval.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     path = Path(path)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     series = {"semantic only (α = 1)": result.baseline}

@@ -58,6 +58,8 @@ from typing import Literal
 
 import numpy as np
 
+from emoalign.numeric import softmax, unit_rows
+
 #: τ of the paper: ImageBind's audio head multiplies unit vectors by a fixed logit scale of 20.
 PAPER_TEMPERATURE = 0.05
 #: The released EMID: α = 0.6, m = 3 images per clip.
@@ -104,10 +106,7 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
     >>> softmax_rows(np.array([[0.0, 0.0]])).tolist()
     [[0.5, 0.5]]
     """
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    np.exp(z, out=z)
-    return z / z.sum(axis=1, keepdims=True)
+    return softmax(logits, axis=1, dtype=np.float64)
 
 
 def semantic_scores(
@@ -152,14 +151,9 @@ def emotional_scores(music_va: np.ndarray, image_va: np.ndarray) -> dict[str, np
         raise ValueError(f"expected music (n, 2) and images (n, K, 2); got {music_va.shape} and {image_va.shape}")
     # `va_cosine` is pairwise (n × m); here each row has its own K candidates, so the same
     # definition (unit vectors about the origin, zero vector → 0) is applied row-wise in bulk.
-    cos = np.einsum("nd,nkd->nk", _unit(music_va), _unit(image_va))
+    cos = np.einsum("nd,nkd->nk", unit_rows(music_va), unit_rows(image_va))
     dist = np.sqrt(((music_va[:, None, :] - image_va) ** 2).sum(-1))
     return {"E_cos": cos, "E": (1.0 + cos) / 2.0, "va_dist": dist}
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(v, axis=-1, keepdims=True)
-    return np.divide(v, norm, out=np.zeros_like(v), where=norm > 1e-12)
 
 
 def combine(S: np.ndarray, E: np.ndarray, alpha: float) -> np.ndarray:

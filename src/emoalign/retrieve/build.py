@@ -24,10 +24,11 @@ import numpy as np
 
 from emoalign.data.base import split_music_images
 from emoalign.data.spec import parse_source_spec
-from emoalign.store.featurize import Featurizer, Resolved, featurize_records, standardise_items
-from emoalign.store.items import ItemSet
+from emoalign.numeric import unit_rows
 from emoalign.retrieve.match import ADAPTER_DIR
+from emoalign.store.featurize import Featurizer, Resolved, featurize_records, standardise_items
 from emoalign.store.index import IVF_THRESHOLD, ItemMeta, VectorIndex
+from emoalign.store.items import ItemSet
 from emoalign.types import Record
 
 ADAPTER_FILES = ("config.json", "weights.npz", "history.json", "data.json")
@@ -72,9 +73,7 @@ def _index_vectors(items: ItemSet, side: str, resolved: Resolved, adapter) -> np
     items = standardise_items(items, side, resolved)
     if adapter is not None:
         return adapter.transform(items, role="item", modality=side)
-    v = items.vectors.astype(np.float64)
-    n = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.divide(v, n, out=np.zeros_like(v), where=n > 1e-12).astype(np.float32)
+    return unit_rows(items.vectors, np.float64).astype(np.float32)
 
 
 def _metas(items: ItemSet, side: str) -> list[ItemMeta]:
@@ -101,11 +100,16 @@ def build_index(
     """Build an index at ``out`` from a source (``NAME:PATH``) and/or files; returns a summary."""
     t0 = time.perf_counter()
     out = Path(out)
+    unfinished = _unfinished_build(out)
+    if (out / "manifest.json").exists() and not overwrite and not unfinished:  # refuse now, not after minutes of embedding
+        raise FileExistsError(f"{out} already holds an index (pass overwrite=True to replace it)")
     music, images, report = read_records(source) if source else ([], [], {})
     for r in records_from_files(files):
         (music if r.modality == "music" else images).append(r)
     if not music and not images:
         raise ValueError(f"{source or files}: no music or image records to index")
+    duplicates: list[str] = []
+    music, images = _unique_ids(music, duplicates), _unique_ids(images, duplicates, seen={r.id for r in music})
     ad = None
     if adapter is not None:
         ad, resolved = load_adapter(adapter)
@@ -117,7 +121,7 @@ def build_index(
                 f"space {resolved.image_space}) are in different spaces: pass an adapter trained on them (--adapter) or a joint backend"
             )
     features_dir = Path(features_dir) if features_dir else out / "features"
-    parts, problems, counts = [], [], {}
+    parts, problems, counts = [], list(duplicates), {}
     for side, recs in (("music", music), ("image", images)):
         if not recs:
             continue
@@ -135,7 +139,9 @@ def build_index(
     info = {
         "featurizer": resolved.to_dict(), "adapter": ADAPTER_DIR if ad is not None else None,
         "source": source, "built_from_files": len(files),
+        "complete": False,  # until the items are in: readers refuse an index whose build was stopped
     }
+    overwrite = overwrite or unfinished  # our own stopped build is resumed, not protected
     if overwrite and out.exists() and (out / ADAPTER_DIR).exists():
         shutil.rmtree(out / ADAPTER_DIR)
     index = VectorIndex.create(out, space=space, dim=vecs[0].shape[1], info=info, ivf_threshold=ivf_threshold, overwrite=overwrite)
@@ -144,12 +150,37 @@ def build_index(
         for f in ADAPTER_FILES:
             if (Path(adapter) / f).is_file():
                 shutil.copy2(Path(adapter) / f, out / ADAPTER_DIR / f)
+    index.manifest["info"]["complete"] = True  # committed together with the items (one manifest write)
     index.add(np.concatenate(vecs), metas, space=space)
     return {
         "index": str(out), "space": space, "dim": index.dim, "items": counts, "problems": problems[:50],
         "problems_total": len(problems), "source_report": report, "seconds": round(time.perf_counter() - t0, 3),
         "segments": index.summary()["segments"],
     }
+
+
+def _unfinished_build(out: Path) -> bool:
+    """True when ``out`` holds an index whose `build_index` was stopped before its items were added."""
+    import json
+
+    try:
+        manifest = json.loads((out / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and (manifest.get("info") or {}).get("complete") is False
+
+
+def _unique_ids(records: list, problems: list[str], seen: set[str] | None = None) -> list:
+    """The records with ids not seen before; each duplicate is reported (an index holds one item per id)."""
+    seen = set() if seen is None else seen
+    out = []
+    for r in records:
+        if r.id in seen:
+            problems.append(f"{r.path or r.id}: duplicate id {r.id!r} (kept the first item with it)")
+            continue
+        seen.add(r.id)
+        out.append(r)
+    return out
 
 
 def add_to_index(

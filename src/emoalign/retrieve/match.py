@@ -35,8 +35,9 @@ import numpy as np
 from emoalign.affect import get_taxonomy
 from emoalign.affect.taxonomy import UnknownLabelError
 from emoalign.errors import QueryError
-from emoalign.store.featurize import Resolved, featurize_query
+from emoalign.numeric import unit_rows
 from emoalign.pair.score import PAPER_ALPHA, PAPER_TEMPERATURE, combine, emotional_scores, semantic_scores
+from emoalign.store.featurize import Resolved, featurize_query
 from emoalign.store.index import EmptyIndexError, VectorIndex
 
 ADAPTER_DIR = "adapter"
@@ -96,6 +97,9 @@ class Matcher:
     def __init__(self, index: str | Path | VectorIndex, *, mmap: bool = False) -> None:
         self.index = index if isinstance(index, VectorIndex) else VectorIndex.open(index, mmap=mmap)
         info = self.index.info
+        if info.get("complete") is False:
+            raise QueryError(f"{self.index.folder}: the `emoalign index build` that wrote this index was stopped before "
+                             "its items were added; run the same command again to finish it")
         if "featurizer" not in info:
             raise QueryError(f"{self.index.folder}: this index does not say how its items were embedded (not built by `emoalign index build`)")
         self.resolved = Resolved.from_dict(info["featurizer"])
@@ -120,9 +124,7 @@ class Matcher:
     def query_vector(self, side: str, items) -> np.ndarray:
         if self.adapter is not None:
             return self.adapter.transform(items, role="query", modality=side)
-        v = items.vectors.astype(np.float64)
-        n = np.linalg.norm(v, axis=1, keepdims=True)
-        return np.divide(v, n, out=np.zeros_like(v), where=n > 1e-12).astype(np.float32)
+        return unit_rows(items.vectors, np.float64).astype(np.float32)
 
     def normalise_emotion(self, emotion: str, target: str) -> str:
         tax_name = self.resolved.image_taxonomy if target == "image" else self.resolved.music_taxonomy
@@ -130,6 +132,11 @@ class Matcher:
         try:
             return tax.label(emotion).name
         except (UnknownLabelError, KeyError):
+            # "calm" for "calm/relaxing/serene": a label is also known by each of its slash-separated names
+            word = emotion.strip().lower()
+            hits = [n for n in tax.names if word in (part.strip().lower() for part in n.split("/"))]
+            if len(hits) == 1:
+                return hits[0]
             raise QueryError(f"unknown emotion {emotion!r} for {target} items ({tax.name}: {', '.join(tax.names)})") from None
 
     def match(

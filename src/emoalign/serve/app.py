@@ -33,22 +33,22 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Optional, Sequence
 
-from pydantic import BaseModel, Field
-
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
 
 from emoalign import __version__
+from emoalign.encode.registry import DEFAULTS
 from emoalign.errors import DecodeError
 from emoalign.media.decode import sniff_mime
-from emoalign.encode.registry import DEFAULTS
 from emoalign.serve import locks
+from emoalign.serve.hygiene import HostAllowList, release_memory
 from emoalign.serve.limits import BodyLimit
 from emoalign.serve.media import MediaNotFound
 from emoalign.serve.schemas import AnalyzeResult, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
-from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, tidy_message
+from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, plain_words, tidy_message
 from emoalign.serve.warmup import warm_up
 
 log = logging.getLogger("emoalign.serve")
@@ -71,6 +71,11 @@ class ServeConfig:
     max_text_chars: int = 5000
     #: Most matches one request may ask for.
     max_top: int = 50
+    #: Seconds a request body may take to arrive (408 after it).
+    body_timeout: float = 60.0
+    #: Host names the service answers to (400 for others: DNS rebinding). None: no check — what
+    #: in-process use and tests want; ``emoalign serve`` passes loopback names (and --allowed-host).
+    allowed_hosts: Optional[tuple[str, ...]] = None
 
 
 class Modality(str, Enum):
@@ -135,7 +140,9 @@ def create_app(
     app.state.encoders = loaded
     app.state.unavailable = unavailable
     # Upload limit plus room for the multipart envelope and the small form fields.
-    app.add_middleware(BodyLimit, max_bytes=cfg.max_upload_bytes + 64 * 1024)
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_upload_bytes + 64 * 1024, body_timeout=cfg.body_timeout)
+    if cfg.allowed_hosts is not None:
+        app.add_middleware(HostAllowList, hosts=cfg.allowed_hosts)  # outermost: checked first
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -154,7 +161,7 @@ def create_app(
 
     @app.exception_handler(UploadError)
     async def upload_error(request: Request, exc: UploadError):
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+        return JSONResponse({"detail": plain_words(str(exc))}, status_code=exc.status)
 
     # ---------------------------------------------------------------------------------- API
     class TextIn(BaseModel):
@@ -168,6 +175,12 @@ def create_app(
         file: Annotated[UploadFile, File(description="An image, audio or video file; its type is read from the content, not the name.")],
         modality: Annotated[Modality, Form(description="Force a modality; `auto` detects it from the content.")] = Modality.auto,
     ) -> dict[str, Any]:
+        try:
+            return _analyze_upload(file, modality)
+        finally:
+            release_memory()  # decoded media are large: give their pages back to the system
+
+    def _analyze_upload(file: UploadFile, modality: Modality) -> dict[str, Any]:
         from emoalign.encode.analyze import analyze, detect_modality
 
         data = _read_upload(file, cfg.max_upload_bytes)
@@ -206,18 +219,23 @@ def create_app(
     def match_endpoint(
         file: Annotated[UploadFile, File(description="An image (finds music) or a music clip (finds images).")],
         top: Annotated[int, Form(ge=1, le=cfg.max_top, description="How many matches.")] = 10,
-        alpha: Annotated[Optional[float], Form(ge=0.0, le=1.0, description="Weight of the semantic score against the emotional one (index default if absent).")] = None,
+        alpha: Annotated[
+            Optional[float], Form(ge=0.0, le=1.0, description="Weight of the semantic score against the emotional one (index default if absent).")
+        ] = None,
         emotion: Annotated[Optional[str], Form(max_length=64, description="Only items with this emotion label.")] = None,
     ) -> dict[str, Any]:
         m = app.state.matcher
         if m is None:
             raise UploadError(503, "no index is loaded: start the service with --index DIR (or without it, to use the example index)")
-        data = _read_upload(file, cfg.max_upload_bytes)
-        kind = kind_of(data, ("image", "audio"), purpose="matching")
-        check_decodes(data, kind, clean_name(file.filename))
-        for name in m.encoders:
-            _require_encoder(name)
-        return m.match(data, kind=kind, name=clean_name(file.filename), top=top, alpha=alpha, emotion=emotion or None)
+        try:
+            data = _read_upload(file, cfg.max_upload_bytes)
+            kind = kind_of(data, ("image", "audio"), purpose="matching")
+            check_decodes(data, kind, clean_name(file.filename))
+            for name in m.encoders:
+                _require_encoder(name)
+            return m.match(data, kind=kind, name=clean_name(file.filename), top=top, alpha=alpha, emotion=emotion or None)
+        finally:
+            release_memory()
 
     @app.get("/api/media/{path:path}", tags=["matching"], summary="The file of an index item",
              responses={200: {"content": {"image/*": {}, "audio/*": {}}}, 404: {"model": Problem}, 422: {"model": Problem}})
@@ -257,7 +275,7 @@ def create_app(
     def health_endpoint() -> dict[str, Any]:
         m = app.state.matcher
         return {"status": "ok", "version": __version__, "encoders": list(loaded),
-                "index": None if m is None else m.describe(), "limits": asdict(cfg),
+                "index": None if m is None else m.describe(), "limits": {k: int(v) for k, v in asdict(cfg).items() if isinstance(v, (int, float))},
                 "locks": {name: dict(v) for name, v in list(locks.STATS.items())}}
 
     @app.get("/api/version", response_model=Version, tags=["service"], summary="Name and version")

@@ -66,8 +66,8 @@ def default_index(folder: str | Path | None = None, *, log: Callable[[str], None
 
 def _build(base: Path) -> None:
     from emoalign.data.fixtures.emid import make
-    from emoalign.store.featurize import Featurizer
     from emoalign.retrieve import build_index
+    from emoalign.store.featurize import Featurizer
 
     dirs = make(base / "data", seed=SEED)
     for extra in ("emid-hub", "emid-matching"):  # only the release layout is indexed

@@ -8,7 +8,9 @@ client could fill the server's disk with one request. `BodyLimit` refuses a decl
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,9 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 class BodyLimit:
     """ASGI middleware: 413 for request bodies longer than ``max_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, body_timeout: float | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        #: Seconds the whole body may take to arrive (a client dripping bytes holds a worker otherwise).
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,11 +41,21 @@ class BodyLimit:
                 return
         seen = 0
         limit = self.max_bytes
+        deadline = None if self.body_timeout is None else time.monotonic() + self.body_timeout
+        finished = False
 
         async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, finished
+            if deadline is None or finished:
+                message = await receive()
+            else:
+                try:
+                    message = await asyncio.wait_for(receive(), max(0.001, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    raise HTTPException(408, f"the request body did not arrive within {self.body_timeout:g} s; "
+                                             "send it in one go (or check the connection)") from None
             if message["type"] == "http.request":
+                finished = not message.get("more_body", False)
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     # FastAPI re-raises HTTPException from body parsing (other errors become 400).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from emoalign.errors import DecodeError
-from emoalign.media.decode import load_image, sniff_kind
+from emoalign.media.decode import MAX_AUDIO_SECONDS, audio_info, image_info, sniff_kind
 
 #: Which upload kinds each requested modality can read.
 MODALITY_KINDS: dict[str, tuple[str, ...]] = {
@@ -71,16 +71,29 @@ def check_modality(kind: str, modality: str) -> None:
 
 
 def check_decodes(data: bytes, kind: str, name: str = "upload") -> None:
-    """422 with the decoder's own message when an image does not decode (or is a pixel bomb).
-
-    Audio is decoded by modality detection (speech or music) and by the encoder, whose errors
-    the caller turns into 422 as well; decoding it here too would double the work.
+    """422 with the decoder's message when a header is unreadable or announces a bomb — from the
+    header alone (image size, audio length), without decoding: the encoder decodes each upload
+    once, and its errors become 422 as well.
     """
-    if kind == "image":
-        try:
-            load_image(data)
-        except DecodeError as exc:
-            raise UploadError(422, tidy_message(str(exc), data, name)) from None
+    try:
+        if kind == "image":
+            image_info(data)
+        elif kind == "audio":
+            info = audio_info(data)
+            if info.seconds is not None and info.seconds > MAX_AUDIO_SECONDS:
+                raise DecodeError(f"<{len(data)} bytes>: {info.seconds:.0f} s of audio is longer than the "
+                                  f"{MAX_AUDIO_SECONDS:.0f} s limit")
+    except DecodeError as exc:
+        raise UploadError(422, tidy_message(str(exc), data, name)) from None
+
+
+def plain_words(message: str) -> str:
+    """A message without Python exception class names (``DecodeError: x`` → ``x``).
+
+    >>> plain_words("DecodeError: a.wav: audio is silent")
+    'a.wav: audio is silent'
+    """
+    return re.sub(r"(^|(?<=[;(] ))(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception|Warning): ", "", message)
 
 
 def tidy_message(message: str, data: bytes, name: str) -> str:

@@ -10,8 +10,8 @@ present but unusable shows up in /api/health instead of in someone's request.
 
 from __future__ import annotations
 
-from emoalign.media.synth import SR, clip_bytes, image_bytes, synth_clip, synth_image
 from emoalign.encode.base import Encoder, Input
+from emoalign.media.synth import SR, clip_bytes, image_bytes, synth_clip, synth_image
 
 
 def _short_video() -> bytes:

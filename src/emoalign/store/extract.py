@@ -35,14 +35,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from emoalign.store.features import (
-    FeatureRow,
-    FeatureTable,
-    WriterLock,
-    append_quarantine,
-    read_quarantine,
-    repair_quarantine,
-)
+from emoalign.interrupts import check as check_interrupt
+from emoalign.interrupts import deferred_interrupts
+from emoalign.progress import progress_bar
+from emoalign.store.features import FeatureRow, FeatureTable, WriterLock, append_quarantine, read_quarantine, repair_quarantine
 from emoalign.store.worker import EncoderActor, EncoderLoadError, encode_batch, setup_worker
 from emoalign.types import Affect, Record
 
@@ -127,7 +123,7 @@ def feature_key(content: str, encoder: str, version: str) -> str:
     """The cache key of (content, encoder's store name — its configured identity —, version).
 
     >>> feature_key("ab" * 32, "text-use", "1")[:12]
-    'b09ac8b9d6f1'
+    'dc5e8155dcb8'
     """
     return hashlib.sha256(f"{content}\0{encoder}\0{version}".encode()).hexdigest()
 
@@ -146,6 +142,7 @@ def encoder_info(ref: str, config: dict | None = None):
 def _run_inprocess(batches: Iterator[list[_Task]], name: str, spec: str, options: dict) -> Iterator[tuple[list[_Task], list[tuple]]]:
     setup_worker(name, spec, (), None, options)
     for batch in batches:
+        check_interrupt()
         yield batch, encode_batch([t.input for t in batch])
 
 
@@ -156,39 +153,51 @@ def _run_pool(batches: Iterator[list[_Task]], name: str, spec: str, options: dic
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     # A process pool on the multiprocessing spawn context; unlike multiprocessing.Pool it notices a
-    # worker that dies (a decoder segfault) instead of waiting forever for its batch.
-    with ProcessPoolExecutor(
+    # worker that dies (a decoder segfault) instead of waiting forever for its batch. Workers ignore
+    # SIGINT (`setup_worker`): the driver alone decides to stop, and then ends them itself.
+    pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=mp.get_context("spawn"),
         initializer=setup_worker, initargs=(name, spec, list(sys.path), threads, options),
-    ) as pool:
-        pending: dict = {}
-        exhausted = False
-        try:
-            while True:
-                while not exhausted and len(pending) < 2 * workers:  # bounded: inputs stream in
-                    batch = next(batches, None)
-                    if batch is None:
-                        exhausted = True
-                        break
-                    pending[pool.submit(encode_batch, [t.input for t in batch])] = batch
-                if not pending:
-                    return
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    batch = pending.pop(fut)
-                    yield batch, fut.result()
-        except BrokenProcessPool:
-            ids = [r.id for b in pending.values() for t in b for r in t.records][:10]
-            raise RuntimeError(
-                f"a worker process died while encoding (in flight: {ids}…); finished batches are saved — "
-                "re-run to resume, or use workers=1 to find the input that crashes the decoder"
-            ) from None
-        finally:
-            for fut in pending:
-                fut.cancel()
+    )
+    pending: dict = {}
+    exhausted = False
+    finished = False
+    try:
+        while True:
+            while not exhausted and len(pending) < 2 * workers:  # bounded: inputs stream in
+                batch = next(batches, None)
+                if batch is None:
+                    exhausted = True
+                    break
+                pending[pool.submit(encode_batch, [t.input for t in batch])] = batch
+            if not pending:
+                finished = True
+                return
+            done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            check_interrupt()  # wakes up four times a second to notice a Ctrl-C
+            for fut in done:
+                batch = pending.pop(fut)
+                yield batch, fut.result()
+    except BrokenProcessPool:
+        ids = [r.id for b in pending.values() for t in b for r in t.records][:10]
+        raise RuntimeError(
+            f"a worker process died while encoding (in flight: {ids}…); finished batches are saved — "
+            "re-run to resume, or use workers=1 to find the input that crashes the decoder"
+        ) from None
+    finally:
+        for fut in pending:
+            fut.cancel()
+        if finished:
+            pool.shutdown(wait=True)
+        else:  # stopped early (interrupt, error, consumer closed): batches in flight are dropped
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_ray(batches: Iterator[list[_Task]], name: str, spec: str, options: dict, workers: int | None, address: str | None, summary: ExtractSummary) -> Iterator[tuple[list[_Task], list[tuple]]]:
+def _run_ray(
+    batches: Iterator[list[_Task]], name: str, spec: str, options: dict, workers: int | None, address: str | None, summary: ExtractSummary
+) -> Iterator[tuple[list[_Task], list[tuple]]]:
     try:
         import ray
     except ImportError:
@@ -251,7 +260,7 @@ def extract(
     batch_size: int = 64,
     workers: int | None = None,
     engine: str = "local",
-    progress: bool = True,
+    progress: bool | None = None,
     retry_failed: bool = False,
     ray_address: str | None = None,
 ) -> ExtractSummary:
@@ -263,6 +272,7 @@ def extract(
     back with (the plain name for the default configuration).
 
     Returns an `ExtractSummary` (computed / reused / failed counts). Safe to interrupt and re-run.
+    ``progress=None`` follows `emoalign.progress` (a bar when stderr is a terminal, unless disabled).
 
     >>> s = extract(records, "music-acoustic", "out/feats", batch_size=64, workers=2)  # doctest: +SKIP
     >>> s.computed, s.reused, s.failed  # doctest: +SKIP
@@ -281,7 +291,7 @@ def extract(
     folder = table.encoder_dir(encoder_name)
     summary = ExtractSummary(encoder_name, str(out_dir), engine, workers)
     start = time.perf_counter()
-    with WriterLock(folder):
+    with WriterLock(folder), deferred_interrupts():
         _clean_temp_files(folder)
         qpath = table.quarantine_path(encoder_name)
         repair_quarantine(qpath)
@@ -300,6 +310,9 @@ def extract(
             bar = _progress(todo, f"extract {encoder_name}", progress)
             try:
                 for batch, packed in runner:
+                    # A batch that finished after a stop was asked for is dropped, not stored: an
+                    # encoder interrupted mid-item must not leave a wrong row or a quarantine entry.
+                    check_interrupt()
                     _store_batch(table, encoder_name, version, space, batch, packed, summary, qpath)
                     bar.update(sum(len(t.records) for t in batch))
             finally:
@@ -322,9 +335,11 @@ def _plan(records, table, encoder, version, text_input, retry_failed, summary, q
     tasks: dict[str, _Task] = {}
     aliases: list[tuple[Record, str, str]] = []
     new_failures = []
-    bar = _progress(len(records), f"hash {encoder}", progress and len(records) > 5000)
-    for r in records:
+    bar = _progress(len(records), f"hash {encoder}", progress if len(records) > 5000 else False)
+    for n, r in enumerate(records):
         bar.update(1)
+        if n % 256 == 0:
+            check_interrupt()
         try:
             content, item = content_hash(r, text_input)
         except (OSError, ValueError) as exc:
@@ -418,7 +433,5 @@ def _clean_temp_files(folder: Path) -> None:
                 p.unlink(missing_ok=True)
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="item", disable=not enabled, smoothing=0.1, mininterval=0.5)
+def _progress(total: int, desc: str, enabled: bool | None):
+    return progress_bar(total=total, desc=desc, unit="item", enabled=enabled)

@@ -12,19 +12,21 @@ temporary file in the same folder, fsynced and renamed into place (`os.replace`)
 never sees half a shard. If an id appears in several shards (its file changed, or a compaction
 was interrupted) the row from the newest shard wins.
 
->>> table = FeatureTable("out/features-demo")  # doctest: +SKIP
->>> emb = table.vectors(["clip-1", "clip-2"], encoder="music-acoustic")  # doctest: +SKIP
->>> emb.space, emb.vectors.shape  # doctest: +SKIP
-('music-acoustic/v1', (2, 88))
+>>> import numpy as np
+>>> table = FeatureTable("features-demo")
+>>> rows = [FeatureRow(key=f"k{i}", content=f"c{i}", id=f"clip-{i}", encoder="demo", encoder_version="1",
+...                    space="demo-v1", vector=np.full(4, i, np.float32)) for i in (1, 2)]
+>>> shard = table.append("demo", rows)
+>>> emb = table.vectors(["clip-2", "clip-1"], encoder="demo")
+>>> emb.space, emb.vectors.shape, emb.ids
+('demo-v1', (2, 4), ('clip-2', 'clip-1'))
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -34,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from emoalign.outputs import FolderBusyError, WriterLock, fsync_dir, write_atomic  # noqa: F401 (re-exported)
 from emoalign.types import Affect, Embeddings
 
 #: The columns of a feature shard, in order, with their meaning — the table's documented schema
@@ -150,40 +153,6 @@ def rows_to_table(rows: Sequence[FeatureRow], dim: int) -> pa.Table:
     return pa.table(cols, schema=feature_schema(dim))
 
 
-def write_atomic(path: Path, write) -> None:
-    """Write a file so readers see either nothing or all of it: temp file, fsync, rename, fsync dir.
-
-    ``write`` receives a binary file object. The temp file is hidden (leading dot) and lives in the
-    same folder, so the rename never crosses a filesystem and shard listings never include it.
-    """
-    path = Path(path)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable (no-op where directories cannot be opened, e.g. Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def affect_from_row(row: Mapping[str, Any]) -> Affect | None:
     """The `Affect` stored in a row (as from ``table.to_pylist()``), or None."""
     if row.get("taxonomy") is None:
@@ -218,11 +187,13 @@ def store_name(encoder: str) -> str:
 class FeatureTable:
     """Read (and append to) a feature folder. Cheap to create; shards are read on first use.
 
-    >>> table = FeatureTable("out/feats")  # doctest: +SKIP
-    >>> table.encoders()  # doctest: +SKIP
-    ['music-acoustic']
-    >>> len(table.keys("music-acoustic"))  # doctest: +SKIP
-    2000
+    >>> import numpy as np
+    >>> table = FeatureTable("features-demo")
+    >>> rows = [FeatureRow(key=f"k{i}", content=f"c{i}", id=f"clip-{i}", encoder="demo", encoder_version="1",
+    ...                    space="demo-v1", vector=np.full(4, i, np.float32)) for i in (1, 2)]
+    >>> shard = table.append("demo", rows)
+    >>> table.encoders(), sorted(table.keys("demo")), shard.suffix
+    (['demo'], ['k1', 'k2'], '.parquet')
     """
 
     def __init__(self, folder: str | Path) -> None:
@@ -379,7 +350,10 @@ class FeatureTable:
 
         Refuses to mix vector spaces and names items whose encoder made no vector.
 
-        >>> emb = FeatureTable("out/feats").vectors(["a", "b"])  # doctest: +SKIP
+        >>> FeatureTable("empty").vectors(["a"])
+        Traceback (most recent call last):
+        ...
+        KeyError: 'empty: no features stored yet'
         """
         t = self.rows(ids, keys=keys, encoder=encoder)
         spaces = set(t.column("space").to_pylist())
@@ -493,52 +467,6 @@ class FeatureTable:
                 "quarantined": len(self.quarantine(n)),
             }
         return out
-
-
-class WriterLock:
-    """One writer per encoder folder: a lock file holding the writer's pid (taken over if that pid is gone)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / ".lock"
-        self.held = False
-
-    def __enter__(self) -> "WriterLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        me = f"{socket.gethostname()} {os.getpid()}"
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                holder = self.path.read_text().strip() if self.path.exists() else ""
-                if holder and _alive(holder):
-                    raise RuntimeError(
-                        f"{self.path.parent} is being written by another extraction ({holder}); "
-                        f"if that process is gone, delete {self.path}"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its writer crashed or was killed
-                continue
-            os.write(fd, me.encode())
-            os.close(fd)
-            self.held = True
-            return self
-        raise RuntimeError(f"could not take the lock {self.path}")
-
-    def __exit__(self, *exc) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-
-
-def _alive(holder: str) -> bool:
-    host, _, pid = holder.rpartition(" ")
-    if host != socket.gethostname():
-        return True  # another machine: assume alive, the user decides
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _SEQ = 0

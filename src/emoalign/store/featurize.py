@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.affect import category_from, get_taxonomy, list_taxonomies, map_distribution, probs_vector
+from emoalign.affect import category_from, get_taxonomy, list_taxonomies, map_distribution, probs_vector, va_to_distribution
 from emoalign.encode.registry import DEFAULTS
 from emoalign.errors import QueryError
 from emoalign.store.items import ItemSet
@@ -176,10 +176,8 @@ def affect_from_labels(record: Record, taxonomy: str) -> Affect | None:
                 v, a = float(record.valence), float(record.arousal)
             return Affect(tax.name, dict(zip(tax.names, vec.tolist())), float(v), float(a))
     if record.valence is not None and record.arousal is not None:
-        d2 = ((tax.va - np.array([record.valence, record.arousal])) ** 2).sum(1)
-        w = np.exp(-(d2 - d2.min()) / (2 * 0.25**2))
-        w /= w.sum()
-        return Affect(tax.name, dict(zip(tax.names, w.tolist())), float(record.valence), float(record.arousal))
+        probs = va_to_distribution(record.valence, record.arousal, tax)
+        return Affect(tax.name, probs, float(record.valence), float(record.arousal))
     return None
 
 
@@ -277,8 +275,8 @@ def featurize_query(data: bytes | str | Path, resolved: Resolved, *, name: str |
     The modality is sniffed from the content; raises `QueryError` for anything that is not an
     image or audio, or that fails to decode.
     """
-    from emoalign.media.decode import sniff_kind
     from emoalign.encode.registry import get_encoder
+    from emoalign.media.decode import sniff_kind
 
     if isinstance(data, (str, Path)):
         path = Path(data)

@@ -24,7 +24,7 @@ renamed into ``segments/``; then ``manifest.json`` is replaced atomically (temp 
 The manifest is the commit point: a writer killed before it leaves the previous index intact
 (orphan files are removed by the next writer); readers only ever follow a complete manifest.
 Files of the previous generation are kept one generation longer for readers that are loading.
-One writer at a time (a pid lock file, `emoalign.store.features.WriterLock`).
+One writer at a time (an OS file lock, `emoalign.store.features.WriterLock`).
 
 **Ids.** Each item gets a 64-bit faiss id whose high bits encode its modality, so "only music"
 is a range selector; emotion filters are id-set selectors (``faiss.IDSelectorBatch``), combined

@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from emoalign.affect import get_taxonomy
+from emoalign.numeric import unit_rows
 
 
 @dataclass
@@ -93,8 +94,7 @@ class ItemSet:
 
     def unit_vectors(self) -> np.ndarray:
         """Semantic vectors scaled to unit length (cosine geometry; a zero vector stays zero)."""
-        norm = np.linalg.norm(self.vectors, axis=1, keepdims=True)
-        return np.divide(self.vectors, norm, out=np.zeros_like(self.vectors), where=norm > 1e-12)
+        return unit_rows(self.vectors)
 
     def subset(self, index: np.ndarray) -> "ItemSet":
         index = np.asarray(index, dtype=np.int64)

@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from typing import Any, Sequence
 
 import numpy as np
+
+from emoalign.interrupts import check as check_interrupt
+from emoalign.interrupts import ignore_in_worker, requested
 
 
 class EncoderLoadError(RuntimeError):
@@ -23,6 +27,8 @@ _WORKER: dict[str, Any] = {}
 
 def setup_worker(name: str, spec: str, paths: Sequence[str], threads: int | None, options: dict | None = None) -> None:
     """Build the encoder (in its configuration ``options``) once per worker process (spawned pools and Ray actors alike)."""
+    if threads is not None and threading.current_thread() is threading.main_thread():
+        ignore_in_worker()  # a pool worker: the driver handles Ctrl-C and ends the pool
     if threads:
         # Several workers on few cores: one BLAS/OpenMP thread each, or they fight for the cores.
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -63,16 +69,21 @@ def encode_inputs(enc, inputs: Sequence[Any]) -> list[tuple]:
     except EncoderLoadError:
         raise
     except Exception:
+        check_interrupt()  # a failure during a stop is the stop's doing, not the inputs'
         # One bad input must not sink the batch: encode one by one to find it.
         results = []
         for item in inputs:
+            check_interrupt()
             try:
                 (res,) = enc.encode([item])
                 results.append(res)
             except Exception as exc:
+                if requested():
+                    check_interrupt()
                 from emoalign.encode.base import EncodeResult
 
                 results.append(EncodeResult(error=f"{type(exc).__name__}: {exc}"))
+    check_interrupt()
     return [_pack(r) for r in results]
 
 
