@@ -74,7 +74,9 @@ def main() -> None:
         "",
         f"N = M = {args.n:,} clustered unit vectors, d = {args.d}; valence–arousal uniform and independent of the vectors "
         f"(a semantic space that knows nothing of emotion). Top-K = {args.k}, keep = {args.keep}, τ = 0.05, S relative. "
-        "Runs one after another in one process (the machine's load drifts: compare within a table).",
+        "Runs one after another in one process (the machine's load drifts: compare within a table). With exact search "
+        "the joint list is kept in the same blocked pass as the semantic one (`exact_topk(joint=…)`), so its time is "
+        "inside 'semantic search s'; with IVF the joint vectors get their own index.",
         "",
     ]
     for alpha in [float(a) for a in args.alphas.split(",")]:
