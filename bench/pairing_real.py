@@ -80,7 +80,7 @@ def run_build(music: Path, oasis: Path, out: Path, features: Path, backend: str,
     extra = ["--candidates", "semantic", "--temperature", "0.05"] if mode == "paper" else ["--candidates", mode]
     cmd = [*cli(), "pairs", "build", "--music", f"folder:{music}", "--images", f"folder:{oasis}", "--out", str(out),
            "--affect", "encoder", "--semantic", backend, "--alpha", f"{alpha:g}", *extra,
-           "--features", str(features), "--workers", "1", "--no-progress", "--json"]
+           "--features", str(features), "--workers", "1", "--no-progress", "--overwrite", "--json"]
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
