@@ -21,8 +21,9 @@ def _rows(monkeypatch, **env) -> dict[str, dict]:
 def test_offline_defaults_ship_their_weights_and_hub_backends_say_where_theirs_are(tmp_path, monkeypatch):
     monkeypatch.delenv("EMOALIGN_CLIP_MODEL", raising=False)
     rows = _rows(monkeypatch, HF_HUB_CACHE=tmp_path / "empty-cache")
-    for name in ("speech-egemaps", "text-use", "face-fer", "image-scene", "music-acoustic", "video-fusion"):
+    for name in ("speech-egemaps", "text-use", "face-fer", "image-affect", "music-acoustic", "video-fusion"):
         assert rows[name]["usable"] and rows[name]["default"] and rows[name]["weights"] == "in the package", rows[name]
+    assert rows["image-scene"]["usable"] and not rows["image-scene"]["default"]
     clip = rows["image-clip-hub"]
     assert not clip["usable"] and clip["weights"] == "openai/clip-vit-base-patch32: missing"
     assert "network" in clip["reason"]

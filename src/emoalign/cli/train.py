@@ -10,10 +10,11 @@ from emoalign.cli.common import parse_source_arg, print_json, progress_option, r
 @click.command()
 @source_options(split=False)
 @click.option("--encoder", required=True, help="Encoder whose embeddings the head reads (see `emoalign backends`).")
-@click.option("--target", required=True, help="Taxonomy (or label key) to predict, e.g. ravdess8, emotiontalk7, emonet40.")
+@click.option("--target", required=True, help="Taxonomy (or label key) to predict, e.g. ravdess8, emotiontalk7, emonet40; "
+              "'va' for valence/arousal regression (e.g. a ratings CSV: path,valence,arousal).")
 @click.option("--train-split", default="train", show_default=True, help="Split to train on ('all' for every record; RAVDESS: actors:1-16).")
 @click.option("--holdout", type=float, default=0.0, help="Keep this fraction back (by group/id hash) for `evaluate --split holdout`.")
-@click.option("--task", type=click.Choice(["auto", "single", "multilabel", "intensity"]), default="auto", show_default=True)
+@click.option("--task", type=click.Choice(["auto", "single", "multilabel", "intensity", "regression"]), default="auto", show_default=True)
 @click.option("--C", "C", type=float, default=1.0, show_default=True, help="Inverse regularisation strength.")
 @click.option("--features", required=True, type=click.Path(), help="Feature-store folder (embeddings are cached there).")
 @click.option("--out", required=True, type=click.Path(), help="Model folder to write (head.npz + model.json).")
@@ -21,7 +22,7 @@ from emoalign.cli.common import parse_source_arg, print_json, progress_option, r
 @click.option("--seed", type=int, default=0, show_default=True)
 @progress_option
 def train(source, options, encoder, target, train_split, holdout, task, C, features, out, workers, seed, progress) -> None:
-    """Fit a head (classifier, multi-label or intensity) on a source's embeddings and save it."""
+    """Fit a head (classifier, multi-label, intensity or valence/arousal regressor) on a source's embeddings and save it."""
     from emoalign.learn.train import NoTrainingDataError, TrainConfig, train_head
 
     spec = parse_source_arg(source, options)

@@ -7,7 +7,8 @@
   files whose content is of another kind are then reported, not silently mislabelled.
 * `CSVSource` — a CSV with a ``path`` (relative to the CSV's folder, which it may not leave) or a
   ``text`` column, a ``label`` column and optional ``valence``, ``arousal``, ``split``, ``group``,
-  ``taxonomy`` and ``modality`` columns.
+  ``taxonomy`` and ``modality`` columns. A ratings file (``path,valence,arousal``) needs no
+  ``label`` column: `emoalign train --target va` fits a valence/arousal regressor on it.
 
 Labels are stored under the taxonomy given (``taxonomy=`` option or column) after checking that
 the taxonomy knows them (so ``HAPPY`` becomes ``happy`` and a typo is reported); with no taxonomy
@@ -198,7 +199,7 @@ class CSVSource(_LabelMixin, Source):
         taxonomy: str | None = None,
         require_media: bool = True,
         verify: bool = False,
-        va_range: tuple[float, float] = (-1.0, 1.0),
+        va_range: tuple[float, float] | str = (-1.0, 1.0),
         strict: bool = False,
     ) -> None:
         super().__init__(path, strict=strict)
@@ -206,7 +207,12 @@ class CSVSource(_LabelMixin, Source):
             raise FileNotFoundError(f"{self.name}: {self.root} is not a CSV file")
         _check_modality(modality)
         _check_taxonomy(taxonomy)
-        lo, hi = (float(x) for x in va_range)
+        if isinstance(va_range, str):  # "1,9" from a source string or -o va_range=1,9
+            va_range = tuple(va_range.replace(":", ",").split(","))
+        try:
+            lo, hi = (float(x) for x in va_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name}: va_range {va_range!r} must be two numbers, low and high (e.g. 1,9)") from None
         if not hi > lo:
             raise ValueError(f"{self.name}: va_range {va_range} must be (low, high) with high > low")
         self.modality = modality
@@ -241,8 +247,10 @@ class CSVSource(_LabelMixin, Source):
                 header = {h.strip().lower() for h in (csv.DictReader(fh).fieldnames or [])}
         except UnicodeDecodeError:
             raise _not_utf8(self.root) from None
-        if "label" not in header or not ({"path", "text"} & header):
-            self.problem(self.root, f"malformed file: needs a 'label' column and a 'path' or 'text' column (has {sorted(header)})")
+        rated = {"valence", "arousal"} <= header
+        if ("label" not in header and not rated) or not ({"path", "text"} & header):
+            self.problem(self.root, "malformed file: needs a 'path' or 'text' column and a 'label' column or 'valence' "
+                                    f"and 'arousal' columns (has {sorted(header)})")
             return
         for line, row in self._rows():
             where = f"{self.root}:{line}"
@@ -272,10 +280,12 @@ class CSVSource(_LabelMixin, Source):
     def _record(self, where: str, line: int, row: dict[str, str]) -> Record | None:
         taxonomy = self.fixed_taxonomy or row.get("taxonomy", "").strip() or USER_TAXONOMY
         raw_label = row.get("label", "")
-        try:
-            label = self._canonical(raw_label, taxonomy)
-        except UnknownLabelError as exc:
-            raise ValueError(f"unknown label: {exc}") from None
+        label = None
+        if raw_label.strip() or not (row.get("valence", "").strip() or row.get("arousal", "").strip()):
+            try:  # a ratings-only row (valence/arousal, no label) carries no label
+                label = self._canonical(raw_label, taxonomy)
+            except UnknownLabelError as exc:
+                raise ValueError(f"unknown label: {exc}") from None
         split = row.get("split", "").strip() or None
         if split is not None:
             split = SPLIT_NAMES.get(split.lower(), split)
@@ -315,7 +325,7 @@ class CSVSource(_LabelMixin, Source):
         rid = row.get("id", "").strip() or (Path(rel).as_posix() if rel else f"row{line}")
         return Record(
             id=rid, modality=modality, source=self.name, path=None if modality == "text" and not rel else path, text=text,
-            labels={taxonomy: label}, valence=self._va(row.get("valence", ""), "valence"),
+            labels={taxonomy: label} if label is not None else {}, valence=self._va(row.get("valence", ""), "valence"),
             arousal=self._va(row.get("arousal", ""), "arousal"), split=split,
             group=row.get("group", "").strip() or None, meta=meta,
         )

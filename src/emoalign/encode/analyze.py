@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.encode.base import DecodeError, Input, describe_input
-from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder
+from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder, split_encoder_ref
 from emoalign.media.decode import load_audio, read_head, sniff_kind
 
 MODALITY_CHOICES = ("auto", "speech", "music", "image", "face", "text", "video")
@@ -67,14 +67,15 @@ def analyze(
 ) -> list[dict[str, Any]]:
     """Analyse files (paths or bytes) and texts; one result dict per input, in input order.
 
-    ``backend`` forces an encoder by registry name (its modality wins); otherwise the offline
+    ``backend`` forces an encoder by registry name, optionally with options
+    (``"image-affect?head=my-head/"``; its modality wins); otherwise the offline
     default of each input's modality is used. A failing input gets ``error`` set; others go on.
     """
     if modality not in MODALITY_CHOICES:
         raise ValueError(f"modality must be one of {MODALITY_CHOICES}, got {modality!r}")
     items: list[tuple[str, Input, str | None, str | None]] = []  # (name, input, modality, error)
     names = list(names) if names is not None else [describe_input(p) for p in paths]
-    forced = encoder_class(backend).modality if backend else None
+    forced = encoder_class(split_encoder_ref(backend)[0]).modality if backend else None  # a ref may carry ?options
     for name, p in zip(names, paths):
         try:
             m = forced or (detect_modality(p) if modality == "auto" else modality)

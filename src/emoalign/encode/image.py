@@ -309,6 +309,8 @@ class SceneImageEncoder(Encoder):
     modality = "image"
     taxonomy = "mikels8"
     space = SPACE
+    #: 2: 16-bit and transparent pictures decode to their content (emoalign.encode.media.to_rgb).
+    version = "2"
 
     def __init__(self, backend: str = "auto", *, faces: bool = True, min_face_fraction: float = 0.01, batch_size: int = 16):
         self.net = EfficientNetLite0(backend=backend, batch_size=batch_size)

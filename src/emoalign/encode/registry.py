@@ -21,6 +21,7 @@ ENCODERS = LazyRegistry("encoder", {
     "speech-wav2vec2-hub": "emoalign.encode.speech_hub:HubSpeechEncoder",
     "text-use": "emoalign.encode.text:USETextEncoder",
     "face-fer": "emoalign.encode.face:FERFaceEncoder",
+    "image-affect": "emoalign.encode.image_affect:AffectImageEncoder",
     "image-scene": "emoalign.encode.image:SceneImageEncoder",
     "music-acoustic": "emoalign.encode.music:AcousticMusicEncoder",
     "video-fusion": "emoalign.encode.video:VideoEncoder",
@@ -46,7 +47,7 @@ DEFAULTS: dict[str, str] = {
     "speech": "speech-egemaps",
     "text": "text-use",
     "face": "face-fer",
-    "image": "image-scene",
+    "image": "image-affect",
     "music": "music-acoustic",
     "video": "video-fusion",
 }

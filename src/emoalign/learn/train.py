@@ -8,6 +8,9 @@ The three tasks a source's targets can pose:
   binary) → `MultiLabelHead` (one logistic regression per emotion); reported with per-emotion AUC.
 - ``intensity``: 0–7 intensities per label (EmoNet-Face hq/big) → `IntensityHead`; reported with
   quadratic-weighted kappa against each rater (``Record.meta["raters"]``), as the EmoNet-Face paper.
+- ``regression``: target ``va`` — valence and arousal per record (``Record.valence/arousal``, e.g.
+  a ratings CSV ``path,valence,arousal``) → `LinearRegressorHead`, its ridge alpha chosen by
+  5-fold CV grouped by ``Record.group``; reported with Pearson r and mean absolute error.
 
 Embeddings go through the feature store (``emoalign.store``), so nothing is computed twice.
 
@@ -32,11 +35,15 @@ import numpy as np
 
 from emoalign.affect import get_taxonomy
 from emoalign.data import open_source
-from emoalign.encode.heads import LinearClassifierHead
+from emoalign.encode.heads import LinearClassifierHead, LinearRegressorHead
 from emoalign.learn.multilabel import IntensityHead, MultiLabelHead
 from emoalign.types import Record
 
-TASKS = ("auto", "single", "multilabel", "intensity")
+TASKS = ("auto", "single", "multilabel", "intensity", "regression")
+#: The target name of the valence/arousal regression task.
+VA_TARGET = "va"
+#: Ridge alphas tried for the regression task (on standardised features).
+REGRESSION_ALPHAS = (1.0, 10.0, 100.0, 1000.0, 10000.0)
 
 
 @dataclass
@@ -91,7 +98,9 @@ def _records(source: str, path: str, split: str | None, options: dict | None = N
 
 
 def infer_task(records: Sequence[Record], target: str) -> str:
-    """'single' if records carry a label for ``target``, else 'multilabel'/'intensity' from their scores."""
+    """'single' if records carry a label for ``target``, else 'multilabel'/'intensity' from their scores; 'regression' for ``va``."""
+    if target == VA_TARGET:
+        return "regression"
     if any(r.label(target) for r in records) and not any(target in r.scores for r in records):
         return "single"
     values = [v for r in records for v in r.scores.get(target, {}).values()]
@@ -122,6 +131,9 @@ def embed(
 
 
 def _targets(records: Sequence[Record], target: str, task: str, labels: Sequence[str]) -> tuple[np.ndarray | list[str], list[Record]]:
+    if task == "regression":
+        kept = [r for r in records if r.valence is not None and r.arousal is not None]
+        return np.array([[r.valence, r.arousal] for r in kept], dtype=np.float64).reshape(len(kept), 2), kept
     if task == "single":
         kept = [r for r in records if r.label(target)]
         return [r.label(target) for r in kept], kept
@@ -141,6 +153,8 @@ def _taxonomies() -> set[str]:
 
 
 def _label_set(records: Sequence[Record], target: str, task: str) -> list[str]:
+    if task == "regression":
+        return ["valence", "arousal"]
     if target in _taxonomies():
         return list(get_taxonomy(target).names)
     if task == "single":
@@ -161,6 +175,9 @@ def train_head(cfg: TrainConfig) -> Path:
     task = infer_task(records, cfg.target) if cfg.task == "auto" else cfg.task
     labels = _label_set(records, cfg.target, task)
     _, with_target = _targets(records, cfg.target, task, labels)
+    if task == "regression" and not with_target:
+        raise NoTrainingDataError(f"no record of {cfg.source} at {cfg.path} has both valence and arousal "
+                                  "(a ratings CSV needs 'path', 'valence' and 'arousal' columns)")
     X, kept, space = embed(with_target, cfg.encoder, cfg.features, workers=cfg.workers, progress=cfg.progress)
     Y, kept = _targets(kept, cfg.target, task, labels)
     meta: dict[str, Any] = {"encoder": cfg.encoder, "space": space, "target": cfg.target, "task": task,
@@ -173,6 +190,8 @@ def train_head(cfg: TrainConfig) -> Path:
         head = LinearClassifierHead(C=cfg.C, meta=meta).fit(X, Y)
     elif task == "multilabel":
         head = MultiLabelHead(labels=tuple(labels), C=cfg.C, meta=meta).fit(X, Y)
+    elif task == "regression":
+        head = fit_regressor(X, np.asarray(Y), [r.group or r.id for r in kept], meta)
     else:
         head = IntensityHead(labels=tuple(labels), alpha=1.0 / cfg.C, meta=meta).fit(X, Y)
     out = Path(cfg.out)
@@ -186,12 +205,36 @@ def train_head(cfg: TrainConfig) -> Path:
     return out
 
 
+def fit_regressor(X: np.ndarray, Y: np.ndarray, groups: Sequence[str], meta: dict[str, Any]) -> LinearRegressorHead:
+    """Valence/arousal ridge; alpha by grouped 5-fold CV (mean Pearson r of the two), recorded in ``meta``."""
+    from sklearn.model_selection import GroupKFold
+
+    if len(Y) < 4:
+        raise NoTrainingDataError(f"the valence/arousal regressor needs at least 4 rated items, got {len(Y)}")
+    if np.ptp(Y, axis=0).min() == 0:
+        raise NoTrainingDataError("every item has the same valence or the same arousal: nothing to learn")
+    k = min(5, len(set(groups)))
+    scores: dict[float, float] = {}
+    if k >= 2:
+        folds = list(GroupKFold(k).split(X, groups=groups))
+        for alpha in REGRESSION_ALPHAS:
+            pred = np.zeros_like(Y)
+            for tr, te in folds:
+                pred[te] = LinearRegressorHead(alpha=alpha).fit(X[tr], Y[tr]).predict(X[te])
+            rs = [np.corrcoef(pred[:, j], Y[:, j])[0, 1] for j in range(2)]
+            scores[alpha] = float(np.nanmean(rs)) if not np.all(np.isnan(rs)) else -1.0
+    alpha = max(scores, key=scores.get) if scores else 100.0
+    meta.update({"alpha": alpha, "cv_mean_pearson": {str(a): v for a, v in scores.items()}})
+    return LinearRegressorHead(alpha=alpha, meta=meta).fit(X, Y)
+
+
 def load_model(model_dir: str | Path) -> tuple[Any, dict]:
     model_dir = Path(model_dir)
     if not (model_dir / "model.json").is_file():
         raise FileNotFoundError(f"{model_dir}: not a model folder (no model.json); train one with `emoalign train`")
     info = json.loads((model_dir / "model.json").read_text())
-    cls = {"single": LinearClassifierHead, "multilabel": MultiLabelHead, "intensity": IntensityHead}[info["task"]]
+    cls = {"single": LinearClassifierHead, "multilabel": MultiLabelHead, "intensity": IntensityHead,
+           "regression": LinearRegressorHead}[info["task"]]
     return cls.load(model_dir / "head.npz"), info
 
 
@@ -225,6 +268,15 @@ def evaluate_head(model_dir: str | Path, source: str, path: str, *, split: str |
     title = f"{info['target']} on {source} / {split or 'all'}"
     if info["task"] == "single":
         return write_classification_report(Y, head.predict(X), out, labels=labels, title=title, context=context)
+    if info["task"] == "regression":
+        pred = np.clip(head.predict(X), -1.0, 1.0)
+        Y = np.asarray(Y)
+        metrics: dict[str, Any] = {"n": len(kept)}
+        for j, dim in enumerate(("valence", "arousal")):
+            ok = len(kept) > 1 and np.ptp(Y[:, j]) > 0 and np.ptp(pred[:, j]) > 0
+            metrics[f"{dim}_pearson"] = float(np.corrcoef(pred[:, j], Y[:, j])[0, 1]) if ok else None
+            metrics[f"{dim}_mae"] = float(np.abs(pred[:, j] - Y[:, j]).mean())
+        return write_table_report(metrics, out, title=title, context=context)
     if info["task"] == "multilabel":
         truth = (np.asarray(Y) >= 0.5).astype(int)
         auc = per_label_auc(truth, head.predict_proba(X), labels)

@@ -264,6 +264,38 @@ def resample(y: np.ndarray, sr_from: int, sr_to: int) -> np.ndarray:
     return resample_poly(y, sr_to // g, sr_from // g).astype(np.float32)
 
 
+#: Background that transparent pixels are composited onto (mid grey: neither bright nor dark).
+ALPHA_BACKGROUND = (128, 128, 128)
+
+
+def to_rgb(im):
+    """A decoded PIL image as 8-bit RGB, keeping what its mode means.
+
+    - 16-bit and 32-bit grey or float ("I;16", "I", "F"): scaled from the mode's range to 0–255
+      (``convert("RGB")`` would clip everything above 255 to white);
+    - transparency (RGBA, LA, palette with a transparent index): composited onto mid grey
+      (``convert("RGB")`` would expose whatever colour the transparent pixels happen to hold);
+    - CMYK, YCbCr, palette, 1-bit, grey: Pillow's own conversion.
+    """
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        if im.mode.startswith("I;16"):
+            top = 65535.0
+        elif im.mode == "I":
+            top = 65535.0 if arr.max(initial=0) > 255 else 255.0
+        else:
+            top = 1.0 if arr.max(initial=0) <= 1.0 else max(float(arr.max()), 1.0)
+        grey = np.clip(np.nan_to_num(arr) / top * 255.0, 0, 255).round().astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND + (255,))
+        return Image.alpha_composite(base, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     """What an image file's header says (nothing decoded)."""
@@ -330,7 +362,7 @@ def load_image(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int
                         im.draft("RGB", (max(1, w * max_side // max(w, h)), max(1, h * max_side // max(w, h))))
                     im.load()
                     work = _shrink(im, max_side)
-                    rgb = work.convert("RGB") if work.mode != "RGB" else work
+                    rgb = to_rgb(work)  # 16-bit scaled, transparency composited (not clipped / exposed)
                     out = np.asarray(rgb)
         except DecodeError:
             raise
@@ -350,7 +382,7 @@ def _shrink(im, max_side: int | None):
     if factor <= 1:
         return im
     if im.mode not in ("L", "RGB", "RGBA", "LA", "I", "F", "RGBX", "CMYK", "YCbCr"):
-        im = im.convert("RGBA" if "transparency" in im.info or im.mode.endswith("A") else "RGB")
+        im = to_rgb(im)  # e.g. 16-bit grey: scaled to 8 bits, not clipped by a plain convert
     return im.reduce(factor)
 
 
