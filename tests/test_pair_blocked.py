@@ -123,3 +123,32 @@ def test_interrupted_search_resumes_from_finished_row_blocks(tmp_path):
     other = exact_topk(X + 1, Y, 6, row_block=32, temperature=0.1, checkpoint=ckpt)
     assert other.stats["resumed_blocks"] == 0
     np.testing.assert_array_equal(other.index, brute_force_topk(X + 1, Y, 6).index)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_joint_top_k_from_the_same_products_matches_brute_force(seed):
+    # the emotion-aware candidates' list (a·X·Yᵀ + b·U·Vᵀ) kept in the same blocked pass; small integers → exact ties
+    rng = np.random.default_rng(seed)
+    n, m, d, k = int(rng.integers(1, 30)), int(rng.integers(1, 200)), int(rng.integers(1, 6)), int(rng.integers(1, 9))
+    X = rng.integers(-2, 3, (n, d)).astype(np.float32)
+    Y = rng.integers(-2, 3, (m, d)).astype(np.float32)
+    U = rng.integers(-1, 2, (n, 2)).astype(np.float32)
+    V = rng.integers(-1, 2, (m, 2)).astype(np.float32)
+    ref = brute_force_topk(np.hstack([X, U]), np.hstack([Y, 2 * V]), k)  # a = 1, b = 2
+    for rb, cb in [(None, None), (7, 13), (1, 1), (3, 5)]:
+        got = exact_topk(X, Y, k, row_block=rb, col_block=cb, joint=(U, V, 1.0, 2.0), threads=2)
+        np.testing.assert_array_equal(got.joint.index, ref.index, err_msg=f"blocks {rb}×{cb}")
+        np.testing.assert_array_equal(got.joint.scores, ref.scores)
+        np.testing.assert_array_equal(got.index, brute_force_topk(X, Y, k).index)  # the first list is untouched
+
+
+def test_joint_top_k_resumes_from_a_checkpoint(tmp_path):
+    rng = np.random.default_rng(3)
+    X, Y = rng.standard_normal((40, 8), dtype=np.float32), rng.standard_normal((300, 8), dtype=np.float32)
+    U, V = rng.standard_normal((40, 2), dtype=np.float32), rng.standard_normal((300, 2), dtype=np.float32)
+    first = exact_topk(X, Y, 5, row_block=8, joint=(U, V, 0.6, 0.2), checkpoint=tmp_path / "ck")
+    again = exact_topk(X, Y, 5, row_block=8, joint=(U, V, 0.6, 0.2), checkpoint=tmp_path / "ck")
+    assert again.stats["resumed_blocks"] == 5
+    np.testing.assert_array_equal(again.joint.index, first.joint.index)
+    other = exact_topk(X, Y, 5, row_block=8, joint=(U, V, 0.3, 0.35), checkpoint=tmp_path / "ck")  # other weights: not reused
+    assert other.stats["resumed_blocks"] == 0

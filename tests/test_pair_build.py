@@ -64,7 +64,14 @@ def test_every_component_is_saved_and_consistent(built):
     for _, g in pairs.groupby("music_id"):
         assert (np.diff(g.sort_values("rank")["T"].to_numpy()) <= 1e-12).all()
     cands = pq.read_table(out / "candidates.parquet").to_pandas()
-    assert len(cands) == 8 * pairs["music_id"].nunique()
+    # default (α < 1): emotion-aware candidates — the semantic top-8 first, then the others
+    per_clip = cands.groupby("music_id")
+    assert (per_clip.size() >= 8).all()
+    for _, g in per_clip:
+        g = g.sort_values("candidate_rank")
+        assert set(g["candidate_origin"].iloc[:8]) <= {"semantic", "semantic+joint"}
+        assert set(g["candidate_origin"].iloc[8:]) <= {"joint", "scan"}
+        assert g["semantic_rank"].iloc[:8].tolist() == list(range(1, 9)) and g["semantic_rank"].iloc[8:].isna().all()
 
 
 def test_emid_affect_comes_from_ratings_and_tags(built, emid_root):
@@ -140,9 +147,12 @@ def test_collections_without_labels_use_the_offline_affect_encoders(tmp_path):
         write_image(folder / "mix" / f"image{i}.png", synth_image(v, a, size=48, seed=int(rng.integers(1000))))
     summary = run("pairs", "build", "--music", f"folder:{folder}", "--images", f"folder:{folder}", "--out", str(tmp_path / "out"),
                   "--top-k", "3", "--keep", "2", "--workers", "1", "--no-progress")
-    assert summary["semantic"]["backend"] == "xmodal"  # auto: no text but file names
-    assert summary["affect"]["music"] == {"encoder:music-musicnn": 4}  # the default music encoder
-    assert summary["affect"]["images"] == {"encoder:image-affect": 4}  # the default image backend
+    assert summary["semantic"]["backend"] == "content"  # auto: no text but file names → the media described in words
+    assert summary["semantic"]["space"] == "usem3" and "described in words" in summary["semantic"]["reason"]
+    from emoalign.encode.registry import DEFAULTS
+
+    assert summary["affect"]["music"] == {f"encoder:{DEFAULTS['music']}": 4}  # the registry's default encoders
+    assert summary["affect"]["images"] == {f"encoder:{DEFAULTS['image']}": 4}
     assert summary["counts"]["pairs"] == 8
 
 
@@ -185,11 +195,77 @@ def test_text_bridge_pairs_captions_with_feelings(built, emid_root, tmp_path):
 def test_ann_search_gives_the_exact_picks_when_it_searches_everything(built, emid_root, tmp_path):
     out, summary = built
     # 28 images → IVF with a single list: the "approximate" search is exhaustive here
-    ann = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "ivf"),
-              "--semantic", "xmodal", "--top-k", "8", "--method", "ivf", "--features", str(out), "--workers", "1", "--no-progress")
+    common = ("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--semantic", "xmodal",
+              "--top-k", "8", "--features", str(out), "--workers", "1", "--no-progress")
+    ann = run(*common, "--out", str(tmp_path / "ivf"), "--method", "ivf")
     assert ann["search"]["search"]["method"] == "ivf"
+    assert ann["candidates"]["mode"] == "joint"  # auto with approximate search: no exhaustive scan
+    run(*common, "--out", str(tmp_path / "exact"), "--candidates", "joint")
     a = pq.read_table(tmp_path / "ivf" / "pairs.parquet").to_pandas()
-    e = pq.read_table(out / "pairs.parquet").to_pandas()
+    e = pq.read_table(tmp_path / "exact" / "pairs.parquet").to_pandas()
     assert list(zip(a.music_id, a.image_id)) == list(zip(e.music_id, e.image_id))
     assert a["S_softmax"].isna().all()  # the full softmax needs the exact pass; the rest is there
     np.testing.assert_allclose(a["T"], e["T"], rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidates: the paper's semantic top-K vs emotion-aware ones (emoalign.pair.candidates)
+# ---------------------------------------------------------------------------------------------
+def test_paper_candidates_stay_available_and_are_what_the_report_compares_with(built, emid_root, tmp_path):
+    out, summary = built
+    assert summary["candidates"]["mode"] == "global" and summary["candidates"]["exact_over_collection"]
+    paper = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "paper"),
+                "--semantic", "xmodal", "--top-k", "8", "--candidates", "semantic", "--features", str(out), "--workers", "1", "--no-progress")
+    assert paper["candidates"] == {"mode": "semantic", "top_k": 8, "per_clip_mean": 8.0}
+    cands = pq.read_table(tmp_path / "paper" / "candidates.parquet").to_pandas()
+    assert (cands.groupby("music_id").size() == 8).all() and "candidate_origin" not in cands
+    # the global run's "paper_candidates" row is exactly this run's result
+    for k, v in paper["comparison"]["emotion_aware"].items():
+        if k != "candidates":
+            assert summary["comparison"]["paper_candidates"][k] == pytest.approx(v), k
+    # over more candidates, each rank's T can only rise
+    p = pq.read_table(tmp_path / "paper" / "pairs.parquet").to_pandas().set_index(["music_id", "rank"])["T"]
+    g = pq.read_table(out / "pairs.parquet").to_pandas().set_index(["music_id", "rank"])["T"]
+    assert (g.loc[p.index] >= p - 1e-6).all() and (g.loc[p.index] > p + 1e-3).any()  # float32 vs float64 cosines: 1e-6
+    assert summary["comparison"]["emotion_aware"]["mean_E"] >= summary["comparison"]["paper_candidates"]["mean_E"] - 1e-12
+
+
+def test_global_candidates_are_deterministic(built, emid_root, tmp_path):
+    out, _ = built
+    for name in ("a", "b"):
+        run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / name),
+            "--semantic", "xmodal", "--top-k", "8", "--features", str(out), "--workers", "1", "--no-progress")
+    for f in ("pairs.parquet", "pairs_semantic.parquet", "candidates.parquet", "records.parquet"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+        assert (tmp_path / "a" / f).read_bytes() == (out / f).read_bytes(), f
+
+
+def test_global_candidates_refuse_approximate_search(emid_root, tmp_path):
+    result = CliRunner().invoke(cli, ["pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}",
+                                      "--out", str(tmp_path / "x"), "--candidates", "global", "--method", "hnsw"])
+    assert result.exit_code != 0 and "needs method='exact'" in result.output
+
+
+def test_temperature_auto_is_the_spaces_cosine_spread_and_a_number_is_honoured(built, emid_root, tmp_path):
+    out, summary = built
+    sem = summary["semantic"]
+    assert "standard deviation" in sem["temperature_basis"] and 0.05 < sem["temperature"] < 2.0
+    cands = pq.read_table(out / "candidates.parquet").to_pandas()
+    for _, g in cands.groupby("music_id"):  # S_rel = exp((cos − best cos)/τ) with that τ
+        np.testing.assert_allclose(g["S_rel"], np.exp((g["cos"] - g["cos"].max()) / sem["temperature"]), rtol=1e-4)
+    fixed = run("pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}", "--out", str(tmp_path / "t"),
+                "--semantic", "xmodal", "--top-k", "8", "--temperature", "0.05", "--features", str(out), "--workers", "1", "--no-progress")
+    assert fixed["semantic"]["temperature"] == 0.05 and fixed["semantic"]["temperature_basis"] == "chosen by the user"
+    bad = CliRunner().invoke(cli, ["pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}",
+                                   "--out", str(tmp_path / "x"), "--temperature", "warm"])
+    assert bad.exit_code != 0 and "expected 'auto' or a number" in bad.output
+
+
+def test_the_text_report_shows_the_papers_candidates_next_to_the_emotion_aware_ones(built, emid_root, tmp_path):
+    out, _ = built
+    result = CliRunner().invoke(cli, ["pairs", "build", "--music", f"emid:{emid_root}", "--images", f"emid:{emid_root}",
+                                      "--out", str(tmp_path / "txt"), "--semantic", "xmodal", "--top-k", "8", "--features", str(out),
+                                      "--workers", "1", "--no-progress"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "α = 1 (semantic only)" in result.output and "paper's top-8 candidates" in result.output
+    assert "global candidates" in result.output and "provably the collection's best by T" in result.output

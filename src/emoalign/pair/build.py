@@ -7,11 +7,15 @@
 2. **Affect** per item. ``affect="auto"``: a record's own valence/arousal (EMID clips: their
    listener ratings) and its own labels (EMID images: the Mikels tag, placed at the tag's point in
    the taxonomy — Warriner norms by default, NRC-VAD as in the paper with ``nrc_vad=``); items with
-   neither go through the default affect encoders (registry ``DEFAULTS``: ``music-musicnn``, ``image-scene``), also via the
+   neither go through the offline default affect encoders (the registry's music and image defaults), also via the
    store. ``affect="encoder"`` uses the encoders for everything.
-3. **Pairing** (`emoalign.pair.pairing.pair_arrays`): top-K by cosine, S, E, T, keep M — at the
-   chosen α and at α = 1.
-4. **Outputs** (`emoalign.data.built_pairs` layout) and the α = 1 vs α comparison (`emoalign.pair.report`).
+3. **Pairing** (`emoalign.pair.pairing.pair_arrays`): candidates, S, E, T, keep M — at the chosen
+   α and at α = 1. Candidates (``candidates=``, `emoalign.pair.candidates`): ``semantic`` is the
+   paper's top-K by cosine; ``auto`` (default) makes them emotion-aware when α < 1 (``global``:
+   the picks are the best by T over the whole collection), and the paper's picks at α are kept
+   for the comparison.
+4. **Outputs** (`emoalign.data.built_pairs` layout) and the comparison (`emoalign.pair.report`): α = 1
+   vs α, and with emotion-aware candidates also the paper's candidates at α.
 
 Emotion categories for the comparison live in one taxonomy (``category_taxonomy``, Mikels' 8): an
 image's tag as is; a clip's label (EMID: its genre letter's category) carried over with
@@ -62,9 +66,12 @@ class PairsConfig:
     top_k: int = DEFAULT_TOP_K
     keep: int = PAPER_KEEP
     semantic: str = "auto"
-    temperature: float = PAPER_TEMPERATURE
+    #: τ of S: a number, or "auto" — ImageBind's own logit scale (0.05, the paper) for the imagebind
+    #: backend, the space's own cosine spread for every other (`emoalign.pair.score.space_temperature`)
+    temperature: float | str = "auto"
     s_norm: str = "relative"
     method: str = "exact"
+    candidates: str = "auto"
     full_softmax: bool = True
     affect: str = "auto"
     music_affect_encoder: str = DEFAULTS["music"]
@@ -82,6 +89,8 @@ class PairsConfig:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha}")
         if self.keep < 1 or self.top_k < self.keep:
             raise ValueError(f"need 1 ≤ keep ≤ top_k, got keep={self.keep}, top_k={self.top_k}")
+        if self.temperature != "auto" and not (isinstance(self.temperature, (int, float)) and self.temperature > 0):
+            raise ValueError(f"temperature must be 'auto' or a number > 0, got {self.temperature!r}")
         if self.s_norm not in S_NORMS:
             raise ValueError(f"s_norm must be one of {S_NORMS}, got {self.s_norm!r}")
         if self.affect not in ("auto", "encoder"):
@@ -90,6 +99,9 @@ class PairsConfig:
             raise ValueError(f"method must be exact, ivf or hnsw, got {self.method!r}")
         if self.engine not in ("local", "ray"):
             raise ValueError(f"engine must be 'local' or 'ray', got {self.engine!r}")
+        from emoalign.pair.candidates import resolve_mode
+
+        resolve_mode(self.candidates, alpha=self.alpha, method=self.method)  # raises on a bad mode or combination
         if self.s_norm == "softmax" and not (self.full_softmax and self.method == "exact"):
             raise ValueError("s_norm='softmax' needs full_softmax=True and method='exact'")
 
@@ -173,7 +185,7 @@ def _build_pairs(music, images, out_dir: Path, config: PairsConfig, sources, pro
         raise ValueError(f"nothing to pair: {len(music)} music clips and {len(images)} images (after filtering modalities)")
 
     # 1. semantic vectors through the store
-    backend, reason = choose_backend(config.semantic, music, images)
+    backend, reason = choose_backend(config.semantic, music, images, media="content")
     m_in, i_in = input_records(backend, music, images)
     text_origins = Counter(r.meta.get("text_origin") for r in [*m_in, *i_in] if r.modality == "text")
     t0 = time.perf_counter()
@@ -208,15 +220,16 @@ def _build_pairs(music, images, out_dir: Path, config: PairsConfig, sources, pro
                          f"first problems: {problems[:5]}")
     Xe = table.vectors([f"music:{r.id}" for r in music_used], encoder=backend.music_encoder)
     Ye = table.vectors([f"image:{r.id}" for r in images_used], encoder=backend.image_encoder)
-    X, Y = prepare_pair_vectors(Xe, Ye, standardise=backend.standardise)
+    X, Y = prepare_pair_vectors(Xe, Ye, standardise=backend.standardise, centre=backend.centre)
     music_va = np.array([[m_place[r.id].valence, m_place[r.id].arousal] for r in music_used])
     image_va = np.array([[i_place[r.id].valence, i_place[r.id].arousal] for r in images_used])
 
     # 3. pairing
     t0 = time.perf_counter()
+    temperature, temperature_basis = _temperature(config.temperature, backend.name, X, Y, config.seed)
     result = pair_arrays(
         X, Y, music_va, image_va, alpha=config.alpha, top_k=config.top_k, keep=config.keep,
-        temperature=config.temperature, s_norm=config.s_norm, method=config.method,
+        temperature=temperature, s_norm=config.s_norm, method=config.method, candidates=config.candidates,
         full_softmax=config.full_softmax, memory_budget=config.memory_budget, seed=config.seed,
         progress=progress, checkpoint=out_dir / CHECKPOINT_DIR,
     )
@@ -236,7 +249,7 @@ def _build_pairs(music, images, out_dir: Path, config: PairsConfig, sources, pro
     writer.write_parquet(CANDIDATES_FILE, _candidates_table(result, music_used, images_used, m_cat, i_cat, extra))
     writer.write_parquet(PAIRS_FILE, _picks_table(result.chosen, result, music_used, images_used, m_cat, i_cat, extra, config.alpha))
     writer.write_parquet(BASELINE_FILE, _picks_table(result.baseline, result, music_used, images_used, m_cat, i_cat, extra, 1.0))
-    title = f"{backend.name}: semantic only vs α = {config.alpha:g} ({len(music_used)} clips)"
+    title = f"{backend.name}, {result.candidates} candidates: semantic only vs α = {config.alpha:g} ({len(music_used)} clips)"
     writer.write_with(PLOT_FILE, lambda tmp: plot_distributions(result, tmp, title=title))
     timing["total_s"] = time.perf_counter() - t_start
 
@@ -245,7 +258,8 @@ def _build_pairs(music, images, out_dir: Path, config: PairsConfig, sources, pro
         "sources": sources or {},
         "semantic": {"backend": backend.name, "description": backend.description, "reason": reason,
                      "space": Xe.space, "music_encoder": backend.music_encoder, "image_encoder": backend.image_encoder,
-                     "dim": int(X.shape[1]), "text_origins": dict(sorted((str(k), v) for k, v in text_origins.items()))},
+                     "dim": int(X.shape[1]), "temperature": round(temperature, 6), "temperature_basis": temperature_basis,
+                     "text_origins": dict(sorted((str(k), v) for k, v in text_origins.items()))},
         "affect": {
             "music": dict(Counter(m_place[r.id].origin for r in music_used)),
             "images": dict(Counter(i_place[r.id].origin for r in images_used)),
@@ -259,6 +273,7 @@ def _build_pairs(music, images, out_dir: Path, config: PairsConfig, sources, pro
             "candidates": int(result.valid.sum()),
         },
         "comparison": comparison,
+        "candidates": _candidates_summary(result),
         "search": _jsonable(result.stats),
         "extraction": extraction,
         "timing": {k: round(v, 3) for k, v in timing.items()},
@@ -269,6 +284,34 @@ def _build_pairs(music, images, out_dir: Path, config: PairsConfig, sources, pro
     summary = writer.finish(summary)  # summary.json last: the folder is complete from here
     shutil.rmtree(out_dir / CHECKPOINT_DIR, ignore_errors=True)  # everything is written: blocks no longer needed
     return summary
+
+
+def _temperature(setting, backend: str, X: np.ndarray, Y: np.ndarray, seed: int) -> tuple[float, str]:
+    """(τ, why): a number as given; ``auto`` → ImageBind's scale for imagebind, else the space's cosine spread."""
+    from emoalign.pair.score import space_temperature
+
+    if setting != "auto":
+        return float(setting), "chosen by the user"
+    if backend == "imagebind":
+        return PAPER_TEMPERATURE, "ImageBind's fixed logit scale 20 (the paper's τ)"
+    return space_temperature(X, Y, seed=seed), "the standard deviation of clip–image cosines in this space (sampled)"
+
+
+def _candidates_summary(result: PairingResult) -> dict:
+    """Which candidates were scored, where they came from, and how many clips' picks are provably the best."""
+    from emoalign.pair.candidates import ORIGINS
+
+    out: dict = {"mode": result.candidates, "top_k": result.top_k, "per_clip_mean": round(float(result.valid.sum(axis=1).mean()), 3)}
+    if result.origin is not None:
+        codes = result.origin[result.valid]
+        out["origins"] = {name: int((codes == code).sum()) for code, name in ORIGINS.items()}
+        picked = np.take_along_axis(result.origin, np.where(result.chosen >= 0, result.chosen, 0), axis=1)[result.chosen >= 0]
+        out["picks_by_origin"] = {name: int((picked == code).sum()) for code, name in ORIGINS.items()}
+    if result.certified is not None:
+        out["certified_share"] = round(float(result.certified.mean()), 4)
+        out["scanned_clips"] = int((~result.certified).sum()) if result.candidates == "global" else 0
+        out["exact_over_collection"] = result.candidates == "global" or bool(result.certified.all())
+    return out
 
 
 def _dedupe(records: list[Record], side: str, problems: list[str]) -> list[Record]:
@@ -352,13 +395,18 @@ def _rows_for(picks: np.ndarray, result: PairingResult, music, images, m_cat, i_
     cols = picks[rows_i, ranks]
     img = result.index[rows_i, cols]
     T = alpha * result.components["S"][rows_i, cols] + (1 - alpha) * result.components["E"][rows_i, cols]
+    from emoalign.pair.candidates import ORIGINS
+
     data: dict[str, list] = {
         "music_id": [music[i].id for i in rows_i],
         "image_id": [images[j].id for j in img],
         "rank": (ranks + 1).tolist(),
-        "semantic_rank": (cols + 1).tolist(),
+        # the candidate's place in the semantic top-K (None: an emotion-aware candidate from beyond it)
+        "semantic_rank": [int(c) + 1 if c < result.top_k else None for c in cols],
         "alpha": [alpha] * len(rows_i),
     }
+    if result.origin is not None:
+        data["candidate_origin"] = [ORIGINS[int(o)] for o in result.origin[rows_i, cols]]
     for name in COMPONENTS:
         values = result.components[name][rows_i, cols] if name != "T" else T
         data[name] = [None if not np.isfinite(v) else float(v) for v in values]
@@ -383,7 +431,8 @@ def _candidates_table(result: PairingResult, music, images, m_cat, i_cat, extra)
     all_cols[~result.valid] = -1
     data = _rows_for(all_cols, result, music, images, m_cat, i_cat, extra, result.alpha)
     data.pop("rank")
-    data["candidate_rank"] = data.pop("semantic_rank")
+    rows_i, cols = np.nonzero(all_cols >= 0)
+    data["candidate_rank"] = (cols + 1).tolist()  # column in the candidate list (the semantic top-K first)
     return pa.table(data)
 
 

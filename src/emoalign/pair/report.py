@@ -1,5 +1,9 @@
 """How the emotional term changed the pairs: α = 1 (semantic only) against the chosen α.
 
+With emotion-aware candidates (`emoalign.pair.candidates`) a third set is reported: the paper's
+procedure at the same α (T over the semantic top-K only), so what the candidates add is measured
+on the same data in the same run.
+
 For each set of picks: the share of pairs whose emotion category agrees (clip and image mapped to
 one taxonomy, Mikels' 8 by default), the share whose valence sign agrees, the mean valence–arousal
 distance, the mean E and the mean cosine (what the emotional term cost semantically), and how many
@@ -53,18 +57,23 @@ def overlap(a: np.ndarray, b: np.ndarray, index: np.ndarray) -> float:
 
 def compare(result, category_agree: np.ndarray, polarity_agree: np.ndarray) -> dict:
     """The α = 1 baseline vs the chosen α, and their overlap (for summary.json)."""
+    keys = ("category_agreement", "valence_sign_agreement", "mean_va_distance", "mean_E", "mean_cos")
     base = summarise_picks(result.baseline, result.components, category_agree, polarity_agree)
     chosen = summarise_picks(result.chosen, result.components, category_agree, polarity_agree)
-    return {
+    candidates = getattr(result, "candidates", "semantic")
+    out = {
         "semantic_only": {"alpha": 1.0, **base},
-        "emotion_aware": {"alpha": float(result.alpha), **chosen},
+        "emotion_aware": {"alpha": float(result.alpha), "candidates": candidates, **chosen},
         "shared_pairs": overlap(result.chosen, result.baseline, result.index),
-        "change": {
-            k: chosen[k] - base[k]
-            for k in ("category_agreement", "valence_sign_agreement", "mean_va_distance", "mean_E", "mean_cos")
-            if k in chosen and k in base
-        },
+        "change": {k: chosen[k] - base[k] for k in keys if k in chosen and k in base},
     }
+    paper_picks = getattr(result, "paper", None)
+    if paper_picks is not None:
+        paper = summarise_picks(paper_picks, result.components, category_agree, polarity_agree)
+        out["paper_candidates"] = {"alpha": float(result.alpha), "candidates": "semantic", **paper}
+        out["shared_with_paper"] = overlap(result.chosen, paper_picks, result.index)
+        out["change_vs_paper"] = {k: chosen[k] - paper[k] for k in keys if k in chosen and k in paper}
+    return out
 
 
 def plot_distributions(result, path: str | Path, *, title: str = "") -> Path:
@@ -74,11 +83,16 @@ def plot_distributions(result, path: str | Path, *, title: str = "") -> Path:
     plt = pyplot()
     path = Path(path)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    series = {"semantic only (α = 1)": result.baseline, f"emotion-aware (α = {result.alpha:g})": result.chosen}
+    series = {"semantic only (α = 1)": result.baseline}
+    if getattr(result, "paper", None) is not None:
+        series[f"paper's top-K candidates (α = {result.alpha:g})"] = result.paper
+    series[f"emotion-aware, {getattr(result, 'candidates', 'semantic')} candidates (α = {result.alpha:g})"] = result.chosen
+    colours = ("#7f7f7f", "#1f77b4", "#d62728")[-len(series):] if len(series) == 3 else ("#7f7f7f", "#d62728")
+    styles = ("stepfilled", "step", "step")
     for ax, (key, label, rng) in zip(axes, [("va_dist", "valence–arousal distance of the pair", (0, 2 * np.sqrt(2))),
                                             ("E", "emotional score E", (0, 1))]):
         bins = np.linspace(*rng, 29)
-        for (name, picks), colour, style in zip(series.items(), ("#7f7f7f", "#d62728"), ("stepfilled", "step")):
+        for (name, picks), colour, style in zip(series.items(), colours, styles):
             values = _gather(result.components[key], picks)
             ax.hist(values, bins=bins, histtype=style, alpha=0.5 if style == "stepfilled" else 1.0, linewidth=2, color=colour,
                     label=f"{name}: mean {values.mean():.3f}" if values.size else name)

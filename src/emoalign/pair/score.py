@@ -71,6 +71,35 @@ SNorm = Literal["relative", "topk", "softmax"]
 S_NORMS: tuple[str, ...] = ("relative", "topk", "softmax")
 
 
+def space_temperature(X: np.ndarray, Y: np.ndarray, *, sample: int = 20_000, seed: int = 0) -> float:
+    """τ in the space's own units: the standard deviation of clip–image cosines (unit rows assumed).
+
+    τ = 0.05 is ImageBind's logit scale; other spaces spread their cosines differently (the
+    hand-built ``xmodal`` axes over ±1, sentence spaces over a few tenths), so the same τ makes S
+    a near step function in one and flat in another, and α would not mean the same. With τ = σ,
+    S_rel = exp(−Δ/σ): a candidate one standard deviation of the collection's cosines below the best
+    scores e⁻¹ in any space. σ is taken over all pairs when N·M ≤ ``sample``, else over ``sample``
+    seeded random pairs (deterministic).
+
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.standard_normal((200, 16)), rng.standard_normal((300, 16))
+    >>> X /= np.linalg.norm(X, axis=1, keepdims=True); Y /= np.linalg.norm(Y, axis=1, keepdims=True)
+    >>> round(space_temperature(X, Y), 2)  # random 16-d directions: σ ≈ 1/√16
+    0.25
+    """
+    X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    n, m = len(X), len(Y)
+    if n == 0 or m == 0:
+        return PAPER_TEMPERATURE
+    if n * m <= sample:
+        cos = (X @ Y.T).ravel()
+    else:
+        rng = np.random.default_rng(seed)
+        i, j = rng.integers(0, n, sample), rng.integers(0, m, sample)
+        cos = np.einsum("nd,nd->n", X[i], Y[j])
+    return float(max(cos.std(), 1e-3))
+
+
 def softmax_rows(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax, stable (max subtracted), float64.
 
@@ -81,13 +110,16 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
 
 
 def semantic_scores(
-    cos: np.ndarray, temperature: float = PAPER_TEMPERATURE, log_norm: np.ndarray | None = None
+    cos: np.ndarray, temperature: float = PAPER_TEMPERATURE, log_norm: np.ndarray | None = None,
+    topk_columns: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Every normalisation of the semantic score for (n, K) candidate cosines.
 
     ``log_norm`` is each row's log Σ_j exp(cos_j/τ) over *all* images (from `exact_topk` with
     ``temperature=``); without it ``S_softmax`` is NaN (unknown), the others are exact.
-    Candidates that do not exist (cos = −inf, fewer than K images) score 0.
+    Candidates that do not exist (cos = −inf, fewer than K images) score 0. ``topk_columns``:
+    ``S_topk`` renormalises over the first that many columns only (the semantic top-K, when
+    emotion-aware candidates follow them), so it means the same whatever else is a candidate.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -98,7 +130,7 @@ def semantic_scores(
     row_max = np.max(z, axis=1, keepdims=True)
     row_max = np.where(np.isfinite(row_max), row_max, 0.0)
     rel = np.exp(z - row_max)  # −inf → 0
-    topk = rel / np.maximum(rel.sum(axis=1, keepdims=True), 1e-300)
+    topk = rel / np.maximum(rel[:, :topk_columns].sum(axis=1, keepdims=True), 1e-300)
     if log_norm is None:
         full = np.full_like(cos, np.nan)
     else:
@@ -158,13 +190,17 @@ def score_candidates(
     temperature: float = PAPER_TEMPERATURE,
     s_norm: SNorm = "relative",
     log_norm: np.ndarray | None = None,
+    topk_columns: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """All components for (n, K) candidates: cos, S_rel, S_topk, S_softmax, S (the one used), E_cos, E, va_dist, T."""
+    """All components for (n, K) candidates: cos, S_rel, S_topk, S_softmax, S (the one used), E_cos, E, va_dist, T.
+
+    ``topk_columns``: see `semantic_scores`.
+    """
     if s_norm not in S_NORMS:
         raise ValueError(f"s_norm must be one of {S_NORMS}, got {s_norm!r}")
     if s_norm == "softmax" and log_norm is None:
         raise ValueError("s_norm='softmax' needs log_norm (each row's log-sum-exp over all images)")
-    out = semantic_scores(cos, temperature, log_norm)
+    out = semantic_scores(cos, temperature, log_norm, topk_columns)
     out["S"] = out[{"relative": "S_rel", "topk": "S_topk", "softmax": "S_softmax"}[s_norm]]
     out.update(emotional_scores(music_va, image_va))
     out["T"] = combine(out["S"], out["E"], alpha)
