@@ -40,7 +40,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -192,10 +191,10 @@ def speed(n_clips: int, records) -> list[dict]:
     """Clips/s and × real time of the encoders on one thread, same clips, same process."""
     import torch
 
-    from emoalign.media.decode import load_audio
     from emoalign.encode.music_musicnn import pooled_features
     from emoalign.encode.musicnn_net import MusicnnNet, load_musicnn, log_mel, patches
     from emoalign.encode.registry import get_encoder
+    from emoalign.media.decode import load_audio
 
     torch.set_num_threads(1)
     clips = [load_audio(r.path) for r in records[:n_clips]]
@@ -288,7 +287,8 @@ def main() -> None:
         rows.append((f"{s} ({Xs[s].shape[1]} features)", g, r, ", ".join(f"{c:g}" for c in chosen)))
         print(f"{s}: grouped F1 {g['f1']:.3f} acc {g['acc']:.3f}; random F1 {r['f1']:.3f}", file=sys.stderr, flush=True)
     g_auto = scores(y, predict_labels(P_auto))
-    rows.append((f"**auto** (feature set and C chosen inside each training part among the sets the encoder computes; picked per fold: {'; '.join(auto_choice)})", g_auto, None, "nested"))
+    rows.append((f"**auto** (feature set and C chosen inside each training part among the sets the encoder computes; "
+                 f"picked per fold: {'; '.join(auto_choice)})", g_auto, None, "nested"))
 
     lines += ["## Quadrant classification", "",
               "| model | grouped 5-fold macro-F1 | grouped acc | random 10-fold macro-F1 | random acc | C per outer fold (grouped) |",
@@ -308,7 +308,8 @@ def main() -> None:
     raw_v = P_auto[:, 0] + P_auto[:, 3] - P_auto[:, 1] - P_auto[:, 2]
     raw_a = P_auto[:, 0] + P_auto[:, 1] - P_auto[:, 2] - P_auto[:, 3]
     q_marg = np.where(raw_v >= 0, np.where(raw_a >= 0, "Q1", "Q4"), np.where(raw_a >= 0, "Q2", "Q3"))
-    yv = np.isin(y, ["Q1", "Q4"]); ya = np.isin(y, ["Q1", "Q2"])
+    yv = np.isin(y, ["Q1", "Q4"])
+    ya = np.isin(y, ["Q1", "Q2"])
     lines += ["## Valence and arousal of the auto model (grouped CV, out-of-fold)", "",
               f"- quadrant from the signs of the reported `valence`/`arousal`: macro-F1 {scores(y, q_sign)['f1']:.3f} "
               f"(identical to the most probable quadrant by construction: {int((q_sign == predict_labels(P_auto)).sum())}/{len(y)} agree); "

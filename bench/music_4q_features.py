@@ -68,9 +68,9 @@ def _opensmile(feature_set: str):
 
 
 def _musicnn():
-    from emoalign.media.decode import load_audio
     from emoalign.encode.music_musicnn import pooled_features
     from emoalign.encode.musicnn_net import MSD_TAGS
+    from emoalign.media.decode import load_audio
 
     cols = [f"pen_mean{i}" for i in range(200)] + [f"pen_std{i}" for i in range(200)] + [f"tag:{t}" for t in MSD_TAGS]
 

@@ -70,7 +70,7 @@ def test_real_smiling_face_is_happy(enc, astronaut_png):
     assert sum(res.affect.probs.values()) == pytest.approx(1.0, abs=1e-6)
     assert res.affect.valence > 0.5  # happy sits high on valence
     faces = res.details["faces"]
-    assert len(faces) == 1 and res.details["n_faces"] == 1
+    assert len(faces) == 1 and res.details["n_faces"] == 1 and res.details["basis"] == "detected face"
     x, y, w, h = faces[0]["box"]
     # the face is in the upper middle of the 512×512 photo
     assert 100 < x < 300 and 0 < y < 200 and 60 < w < 200 and w == h
@@ -99,7 +99,12 @@ def test_largest_face_gives_the_affect(enc):
 
 
 def test_no_face_is_an_error_not_an_emotion(enc):
-    res = enc.encode([image_bytes(synth_image(0.5, 0.5, size=128))])[0]
+    # detect: no whole-image fallback, even for a crop-sized picture
+    res = enc.encode([image_bytes(synth_image(0.5, 0.5, size=128))], face_mode="detect")[0]
+    assert not res.ok and res.affect is None
+    assert "no face found" in res.error
+    # auto: a picture too large for the crop rule is not guessed either
+    res = enc.encode([image_bytes(synth_image(0.5, 0.5, size=400))])[0]
     assert not res.ok and res.affect is None
     assert "no face found" in res.error
 

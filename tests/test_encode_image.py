@@ -82,7 +82,7 @@ def test_torch_and_onnx_backends_agree(enc):
 
 def test_no_face_gives_a_scene_estimate_while_face_fer_errors(enc):
     img = image_bytes(synth_image(0.6, 0.4, size=160))
-    face = FERFaceEncoder().encode([img])[0]
+    face = FERFaceEncoder().encode([img], face_mode="detect")[0]
     assert not face.ok and "no face found" in face.error
     res = enc.encode([img])[0]
     assert res.ok, res.error

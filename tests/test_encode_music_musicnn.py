@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from emoalign.cli import cli
-from emoalign.media.synth import clip_bytes, synth_clip
 from emoalign.media.decode import load_audio
+from emoalign.media.synth import clip_bytes, synth_clip
 
 pytest.importorskip("torch")
 REF = Path(__file__).parent / "data" / "musicnn_reference.npz"
@@ -100,8 +100,8 @@ def test_pooled_features_end_to_end_match_the_reference(ref):
 
 # -- valence / arousal from the quadrant distribution -----------------------------------------------
 def test_va_signs_always_name_the_most_probable_quadrant():
-    from emoalign.encode.music_musicnn import QUADRANTS, va_from_quadrants
     from emoalign.data.music4q import quadrant_of
+    from emoalign.encode.music_musicnn import QUADRANTS, va_from_quadrants
 
     rng = np.random.default_rng(0)
     for p in rng.dirichlet([0.7] * 4, size=2000):

@@ -50,7 +50,8 @@ def test_shipped_heads_load_and_name_their_features():
         assert set(head.classes_) == set(RAVDESS8.names)
         dims = sum(SET_DIMS[n] for n in head.meta["features"].split("+"))
         assert head.coef_.shape == (8, dims)
-        assert "held_out_of_dev_head" in head.meta  # the card's figures come from the dev head
+        assert "actor-grouped 5-fold CV on actors 1-20" in head.meta["selection"]  # how its settings were chosen
+        assert head.meta["train_actors"] == "1-20"
 
 
 def test_encode_is_well_formed(enc):

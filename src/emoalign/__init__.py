@@ -8,12 +8,12 @@ space.
 >>> emoalign.analyze(emoalign.Text("I can't stop smiling today")).modality
 'text'
 
-The API (`emoalign.api`): `analyze`, `load_source`, `get_encoder`, `build_pairs`,
+The API (`emoalign.api`): `analyze`, `analyze_dialogue`, `load_source`, `get_encoder`, `build_pairs`,
 `build_matching`, `Index`; inputs `Audio`, `Image`, `Text` (or a path, or bytes); every error
 raised on purpose derives from `EmoalignError`. Taxonomies: `emoalign.affect`.
 """
 
-from emoalign.api import Analysis, Audio, Image, Index, Text, analyze, build_matching, build_pairs, get_encoder, load_source
+from emoalign.api import Analysis, Audio, Image, Index, Text, analyze, analyze_dialogue, build_matching, build_pairs, get_encoder, load_source
 from emoalign.errors import BadInputError, DecodeError, EmoalignError, QueryError, SpaceMismatchError
 from emoalign.progress import disable_progress_bars, enable_progress_bars
 
@@ -21,6 +21,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Analysis", "Audio", "BadInputError", "DecodeError", "EmoalignError", "Image", "Index", "QueryError",
-    "SpaceMismatchError", "Text", "__version__", "analyze", "build_matching", "build_pairs", "disable_progress_bars",
+    "SpaceMismatchError", "Text", "__version__", "analyze", "analyze_dialogue", "build_matching", "build_pairs", "disable_progress_bars",
     "enable_progress_bars", "get_encoder", "load_source",
 ]

@@ -181,6 +181,12 @@ def analyze(
     the analysis step (see `emoalign.encode.analyze.analyze`). A failing input gets ``error`` set;
     the others go on.
 
+    Speech adapted to the speaker: ``speaker_norm="folder"`` (files in one folder are one
+    speaker), ``speakers="speakers.csv"`` (columns path, speaker) or ``speaker_ids=[...]`` (one
+    per input, None for unknown; works for bytes and `Audio` too). Each speaker's clips are
+    normalised with that speaker's statistics in this call; ``details["speaker_norm"]`` says
+    whether it was applied. Texts in a dialogue: `analyze_dialogue`.
+
     >>> import emoalign, numpy as np
     >>> t = np.arange(32000) / 16000
     >>> clip = emoalign.Audio(0.3 * np.sin(2 * np.pi * 440 * t) * (t % 0.5 < 0.25), sr=16000)
@@ -218,6 +224,50 @@ def analyze(
     file_rows, text_rows = rows[: len(files)], rows[len(files):]
     out = [Analysis.from_row(file_rows[i] if kind == "file" else text_rows[i]) for kind, i in order]
     return out[0] if single else out
+
+
+def analyze_dialogue(
+    turns: str | os.PathLike | Sequence[Any],
+    *,
+    context: str = "preceding",
+    encoder: str | None = None,
+) -> list[Analysis]:
+    """The emotion of every turn of one or more dialogues, each read with its context, in turn order.
+
+    ``turns``: a dialogue CSV (columns ``dialogue``, ``speaker``, ``text``, optional ``id``; rows
+    in the order spoken) or a sequence of `emoalign.data.dialogue_csv.DialogueTurn` / dicts with
+    those keys. ``context``: ``"preceding"`` (the speaker's earlier turns; never looks ahead),
+    ``"dialogue"`` (all of the speaker's other turns) or ``"none"``. Each result's ``details``
+    carry the turn's ``id``, ``dialogue`` and ``speaker``. Same engine as
+    ``emoalign analyze --dialogue FILE.csv``.
+
+    >>> import emoalign
+    >>> rows = emoalign.analyze_dialogue([{"dialogue": "d1", "speaker": "A", "text": "你怎么又迟到了？"},
+    ...                                   {"dialogue": "d1", "speaker": "B", "text": "路上堵车嘛。"}])
+    >>> [(r.details["id"], r.modality) for r in rows]
+    [('d1:1', 'text'), ('d1:2', 'text')]
+    """
+    from emoalign.data.dialogue_csv import DialogueTurn, parse_dialogue_rows, read_dialogue_csv
+    from emoalign.encode.dialogue import analyze_dialogue as analyze_turns
+
+    if isinstance(turns, (str, os.PathLike)):
+        parsed = read_dialogue_csv(turns)
+    else:
+        items = list(turns)
+        if all(isinstance(t, DialogueTurn) for t in items) and items:
+            parsed = items
+        else:
+            if not all(isinstance(t, Mapping) for t in items):
+                raise EmoalignError("analyze_dialogue takes a CSV path, DialogueTurn objects or dicts with "
+                                    "dialogue, speaker, text (and optional id)")
+            parsed = parse_dialogue_rows(items, sorted({k for t in items for k in t}), where="turns")
+    rows = analyze_turns(parsed, context, backend=encoder)
+    out = []
+    for row in rows:
+        a = Analysis.from_row(row)
+        out.append(Analysis(a.input, a.modality, a.encoder, a.affect, a.error,
+                            {**a.details, "id": row["id"], "dialogue": row["dialogue"], "speaker": row["speaker"]}))
+    return out
 
 
 # -- data ----------------------------------------------------------------------------------------

@@ -20,8 +20,13 @@ from emoalign.cli.common import parse_source_arg, print_json, progress_option, r
 @click.option("--out", required=True, type=click.Path(), help="Model folder to write (head.npz + model.json).")
 @click.option("--workers", type=int, default=None, help="Worker processes for embedding (default: all cores).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--speaker-norm", type=click.Choice(["none", "group", "folder", "csv"]), default="none", show_default=True,
+              help="Z-normalise each speaker's embeddings with that speaker's own statistics before fitting "
+                   "(group = the source's speaker/actor group; folder / csv as in `analyze`).")
+@click.option("--speakers", "speakers_csv", type=click.Path(dir_okay=False), help="CSV path,speaker for --speaker-norm csv.")
 @progress_option
-def train(source, options, encoder, target, train_split, holdout, task, C, features, out, workers, seed, progress) -> None:
+def train(source, options, encoder, target, train_split, holdout, task, C, features, out, workers, seed,
+          speaker_norm, speakers_csv, progress) -> None:
     """Fit a head (classifier, multi-label, intensity or valence/arousal regressor) on a source's embeddings and save it."""
     from emoalign.learn.train import NoTrainingDataError, TrainConfig, train_head
 
@@ -30,7 +35,8 @@ def train(source, options, encoder, target, train_split, holdout, task, C, featu
         raise click.BadParameter("choose the training split with --train-split, not ?split=", param_hint="--source")
     cfg = TrainConfig(spec.name, str(spec.path), encoder, target, train_split=None if train_split == "all" else train_split,
                       features=features, out=out, task=task, C=C, holdout=holdout, seed=seed, workers=workers,
-                      progress=resolve_progress(progress), source_options=spec.options)
+                      progress=resolve_progress(progress), source_options=spec.options,
+                      speaker_norm=speaker_norm, speakers=speakers_csv)
     try:
         model = train_head(cfg)
     except (NoTrainingDataError, ValueError, FileNotFoundError) as exc:
@@ -45,16 +51,21 @@ def train(source, options, encoder, target, train_split, holdout, task, C, featu
 @click.option("--out", required=True, type=click.Path(), help="Report folder (metrics.json, report.md, figures).")
 @click.option("--features", type=click.Path(), default=None, help="Feature-store folder (default: the one used in training).")
 @click.option("--workers", type=int, default=None)
+@click.option("--speaker-norm", type=click.Choice(["none", "group", "folder", "csv"]), default=None,
+              help="How evaluated records form speakers for a head trained with speaker normalisation "
+                   "[default: the grouping used in training].")
+@click.option("--speakers", "speakers_csv", type=click.Path(dir_okay=False), help="CSV path,speaker for --speaker-norm csv.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @progress_option
-def evaluate(model_dir, source, options, split, out, features, workers, as_json, progress) -> None:
+def evaluate(model_dir, source, options, split, out, features, workers, speaker_norm, speakers_csv, as_json, progress) -> None:
     """Evaluate a trained head on a split; write a report with metrics and figures."""
     from emoalign.learn.train import NoTrainingDataError, evaluate_head
 
     spec = parse_source_arg(source, options, None if split in ("holdout", "all") else split)
     try:
         rep = evaluate_head(model_dir, spec.name, str(spec.path), split=None if split == "all" else split, out=out, features=features,
-                            workers=workers, progress=resolve_progress(progress), source_options=spec.options)
+                            workers=workers, progress=resolve_progress(progress), source_options=spec.options,
+                            speaker_norm=speaker_norm, speakers=speakers_csv)
     except (NoTrainingDataError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     metrics = rep.get("metrics") or {k: rep[k] for k in ("n", "accuracy", "weighted_f1", "macro_f1", "uar")}

@@ -11,14 +11,16 @@ Used by ``emoalign analyze`` and the HTTP service, so both print the same fields
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from emoalign.encode.base import DecodeError, Input, describe_input
+from emoalign.encode.base import DecodeError, EncodeResult, Input, describe_input
+from emoalign.encode.face import FaceDetector, FaceEncoder, check_face_mode, looks_like_face_crop, to_gray
 from emoalign.encode.registry import DEFAULTS, encoder_class, get_encoder, split_encoder_ref
-from emoalign.media.decode import load_audio, read_head, sniff_kind
+from emoalign.media.decode import image_size, load_audio, load_image, read_head, sniff_kind
 
 MODALITY_CHOICES = ("auto", "speech", "music", "image", "face", "text", "video")
 #: Seconds of audio read to tell speech from music (the header is still checked for the full length).
@@ -44,8 +46,12 @@ def speech_likelihood(y: np.ndarray, sr: int = 16000) -> float:
     return float(1.0 / (1.0 + np.exp(-(low_energy_share - 0.40) / 0.05)))
 
 
-def detect_modality(item: Input) -> str:
-    """'image', 'speech', 'music' or 'video' from a file's content (not its name)."""
+def detect_modality(item: Input, face_mode: str = "auto") -> str:
+    """'image', 'face', 'speech', 'music' or 'video' from a file's content (not its name).
+
+    An image goes to 'face' when ``face_mode`` is 'crop' or 'detect' (the caller says these are
+    faces), or, with 'auto', when it looks like a face crop (`image_modality`).
+    """
     head = read_head(item)  # names a missing file, a folder or an empty file as such
     kind = sniff_kind(head)
     if kind is None:
@@ -54,7 +60,38 @@ def detect_modality(item: Input) -> str:
         # Only the first seconds decide (the encoder decodes the file itself): never a second full decode.
         y = load_audio(item, 16000, allow_silent=True, keep_seconds=DETECT_SECONDS)
         return "speech" if speech_likelihood(y) >= 0.5 else "music"
+    if kind == "image":
+        return image_modality(item, face_mode)
     return kind
+
+
+def image_modality(item: Input, face_mode: str = "auto") -> str:
+    """'face' or 'image' for an image file: is it a face crop?
+
+    'face' when ``face_mode`` is 'crop' or 'detect' (the caller says these are faces). With 'auto',
+    when the image fits the crop rule (`emoalign.encode.face.looks_like_face_crop`: longest side
+    ≤ 256 px, aspect 0.75–1.33) **and** is greyscale (FER2013-style crops) or shows a face the
+    detector finds. Small colour pictures without a detectable face (icons, thumbnails) stay
+    'image'; pass ``face_mode="crop"`` (``--face-crop``) for colour crops the detector misses.
+    """
+    if check_face_mode(face_mode) != "auto":
+        return "face"
+    if not looks_like_face_crop(*image_size(item)):
+        return "image"
+    rgb = load_image(item)
+    if is_greyscale(rgb) or _crop_detector().detect(to_gray(rgb))[0]:
+        return "face"
+    return "image"
+
+
+def is_greyscale(rgb: np.ndarray) -> bool:
+    """True when an (H, W, 3) image has three equal channels (a grey picture stored as RGB)."""
+    return bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+
+
+@lru_cache(maxsize=1)
+def _crop_detector() -> FaceDetector:
+    return FaceDetector()
 
 
 def analyze(
@@ -64,21 +101,48 @@ def analyze(
     modality: str = "auto",
     backend: str | None = None,
     names: Sequence[str] | None = None,
+    face_mode: str = "auto",
+    speaker_norm: str = "none",
+    speakers: str | Path | None = None,
+    speaker_ids: Sequence[str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Analyse files (paths or bytes) and texts; one result dict per input, in input order.
 
     ``backend`` forces an encoder by registry name, optionally with options
     (``"image-affect?head=my-head/"``; its modality wins); otherwise the offline
     default of each input's modality is used. A failing input gets ``error`` set; others go on.
+    ``face_mode`` ('auto', 'crop', 'detect'; `emoalign.encode.face`) says how face images are
+    read: 'crop' classifies each whole image as a face crop, 'detect' only detected faces, 'auto'
+    detects and falls back to the whole image for crop-sized images. 'crop' and 'detect' also
+    send images to the face encoder under ``modality="auto"``.
+
+    Speaker adaptation of speech (see `emoalign.data.speakers`): ``speaker_norm`` ``"folder"``
+    (files in one folder are one speaker) or ``"csv"`` with ``speakers`` (a ``path,speaker`` CSV),
+    or ``speaker_ids`` (one id per path, e.g. for uploaded bytes; None for a clip of unknown
+    speaker). Each speech clip is then normalised with the statistics of its speaker's clips in
+    this call; ``details["speaker_norm"]`` says whether it was (``"applied"``) or why not.
+
+    >>> rows = analyze(["alice/1.wav", "alice/2.wav"], modality="speech", speaker_norm="folder")  # doctest: +SKIP
     """
     if modality not in MODALITY_CHOICES:
         raise ValueError(f"modality must be one of {MODALITY_CHOICES}, got {modality!r}")
+    check_face_mode(face_mode)
+    if speaker_ids is not None:
+        if speaker_norm != "none" or speakers is not None:
+            raise ValueError("give speaker_ids or speaker_norm/speakers, not both")
+        if len(speaker_ids) != len(paths):
+            raise ValueError(f"{len(speaker_ids)} speaker ids for {len(paths)} inputs")
+        spk_of: list[str | None] | None = list(speaker_ids)
+    else:
+        from emoalign.data.speakers import speaker_ids as group_speakers
+
+        spk_of = group_speakers(paths, speaker_norm, speakers)
     items: list[tuple[str, Input, str | None, str | None]] = []  # (name, input, modality, error)
     names = list(names) if names is not None else [describe_input(p) for p in paths]
     forced = encoder_class(split_encoder_ref(backend)[0]).modality if backend else None  # a ref may carry ?options
     for name, p in zip(names, paths):
         try:
-            m = forced or (detect_modality(p) if modality == "auto" else modality)
+            m = forced or (detect_modality(p, face_mode) if modality == "auto" else modality)
             if m == "text":
                 raise DecodeError(f"{name}: pass text with --text/--text-file, not as a file")
             items.append((name, p, m, None))
@@ -104,7 +168,19 @@ def analyze(
             for i in idx:
                 results[i]["error"] = f"encoder {name!r} unavailable: {exc}"
             continue
-        outs = encoder.encode([items[i][1] for i in idx])
+        inputs = [items[i][1] for i in idx]
+        if spk_of is not None and m == "speech":
+            if not getattr(encoder, "supports_speaker_norm", False):
+                for i in idx:
+                    results[i]["error"] = f"encoder {name!r} has no speaker-normalised head (use speech-egemaps)"
+                continue
+            outs = encoder.encode(inputs, speaker_ids=[spk_of[i] for i in idx])
+        elif isinstance(encoder, FaceEncoder):
+            outs = encoder.encode(inputs, face_mode=face_mode)
+        elif m == "face" and face_mode != "auto":
+            outs = [EncodeResult(error=f"encoder {name!r} has no face_mode {face_mode!r} (face-fer does)") for _ in idx]
+        else:
+            outs = encoder.encode(inputs)
         for i, res in zip(idx, outs):
             row = results[i]
             row["encoder"] = name

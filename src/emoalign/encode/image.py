@@ -306,6 +306,8 @@ class SceneImageEncoder(Encoder):
     """
 
     name = "image-scene"
+    # 2: faces classified with flip test-time augmentation (face-fer version 2)
+    version = "2"
     modality = "image"
     taxonomy = "mikels8"
     space = SPACE

@@ -35,11 +35,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from emoalign.affect.space import DEFAULT_SIGMA
-from emoalign.encode.base import EncodeResult, Encoder, Input, describe_input, safe_encode
-from emoalign.errors import DecodeError
-from emoalign.media.decode import load_audio
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.encode.music import va_distribution
 from emoalign.encode.musicnn_net import MSD_TAGS, PATCH_FRAMES, SR, load_musicnn, log_mel, package_model_dir, patches
+from emoalign.errors import DecodeError
+from emoalign.media.decode import load_audio
 from emoalign.types import Affect
 
 #: Shorter clips are refused: under a sixth of a patch, repeat-padding would invent the music.

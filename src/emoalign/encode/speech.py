@@ -55,6 +55,12 @@ SPEAKER_HEAD_FILE = "speech_egemaps_spknorm.npz"
 #: Pseudo-count of the shrinkage of a speaker's feature spread towards the training pool's
 #: within-speaker spread (few clips give a noisy standard deviation).
 DEFAULT_SHRINK = 5.0
+#: Standardised features are clipped to ± this many training standard deviations before a head
+#: reads them. Some functionals are nearly constant in RAVDESS (spread ~1e-8), so a recording
+#: unlike it (another microphone, a synthetic tone) puts them 1e10 deviations out and the head
+#: answers with certainty 1.0 whatever the emotion; clipped, they weigh like any other feature.
+#: On RAVDESS it changes almost nothing (actors 17–20 end to end: UAR unchanged, weighted F1 ±0.002).
+CLIP_SD = 10.0
 #: Fewest decoded clips of a speaker for speaker normalisation when the head does not say
 #: (the shipped speaker head records the number its cross-validation found, ``meta["min_clips"]``).
 DEFAULT_MIN_SPEAKER_CLIPS = 8
@@ -287,6 +293,12 @@ def fit_speech_heads(
     return heads
 
 
+def _clipped_proba(head: LinearClassifierHead, X: np.ndarray) -> np.ndarray:
+    """``head.predict_proba`` with each feature clipped to ± `CLIP_SD` of the head's own standardisation."""
+    mean, scale = np.asarray(head.mean_, np.float64), np.asarray(head.scale_, np.float64)
+    return head.predict_proba(np.clip(X, mean - CLIP_SD * scale, mean + CLIP_SD * scale))
+
+
 def _model_path(filename: str) -> Path:
     return Path(str(resources.files("emoalign.encode").joinpath("models", filename)))
 
@@ -318,6 +330,10 @@ class EgemapsSpeechEncoder(Encoder):
     taxonomy: ClassVar[str | None] = "ravdess8"
     #: the shipped heads read eGeMAPS + ComParE; an instance sets its own from its heads
     space: ClassVar[str | None] = "opensmile-egemaps+compare"
+    #: 2: heads re-chosen by 5-fold actor-grouped CV on actors 01–20 and fitted on all 20 (issue #12)
+    version: ClassVar[str] = "2"
+    #: ``encode`` takes ``speaker_ids`` (`emoalign.encode.analyze` checks this before passing them)
+    supports_speaker_norm: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -374,13 +390,17 @@ class EgemapsSpeechEncoder(Encoder):
         return out
 
     # -- classification -----------------------------------------------------------------------
-    def predict_proba(self, X: np.ndarray, speaker_ids: Sequence[Hashable] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def predict_proba(self, X: np.ndarray, speaker_ids: Sequence[Hashable | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Class probabilities (n, n_classes) for feature rows (as `extract` returns them), and a mask of
-        the rows that were speaker-normalised."""
+        the rows that were speaker-normalised.
+
+        ``speaker_ids``: one id per row (None: speaker unknown, per-clip head). A speaker's rows are
+        normalised together when there are at least ``min_speaker_clips`` of them.
+        """
         X = np.atleast_2d(np.asarray(X, dtype=np.float64))
         if X.shape[1] != sum(SET_DIMS[n] for n in parse_feature_spec(self.features.spec)):
             raise ValueError(f"feature rows have {X.shape[1]} columns; this encoder reads {self.features.spec!r} features")
-        probs = self.head.predict_proba(X[:, self._cols[id(self.head)]])
+        probs = _clipped_proba(self.head, X[:, self._cols[id(self.head)]])
         normed = np.zeros(len(X), dtype=bool)
         if speaker_ids is None:
             return probs, normed
@@ -388,16 +408,17 @@ class EgemapsSpeechEncoder(Encoder):
             raise ValueError("speaker_ids given but this encoder has no speaker-normalised head")
         if len(speaker_ids) != len(X):
             raise ValueError(f"{len(speaker_ids)} speaker ids for {len(X)} inputs")
-        ids = np.asarray([str(s) for s in speaker_ids])
+        known = np.array([s is not None for s in speaker_ids], dtype=bool)
+        ids = np.asarray(["" if s is None else str(s) for s in speaker_ids])
         pooled = self.speaker_head.meta.get("pooled_scale")
         pooled = None if pooled is None else np.asarray(pooled, dtype=np.float64)
         shrink = float(self.speaker_head.meta.get("shrink", DEFAULT_SHRINK))
-        for spk in np.unique(ids):
-            rows = ids == spk
+        for spk in np.unique(ids[known]):
+            rows = known & (ids == spk)
             if rows.sum() < self.min_speaker_clips:
                 continue
             Z = speaker_znorm(X[rows][:, self._cols[id(self.speaker_head)]], ids[rows], pooled, shrink)
-            probs[rows] = self._align(self.speaker_head, self.speaker_head.predict_proba(Z))
+            probs[rows] = self._align(self.speaker_head, _clipped_proba(self.speaker_head, Z))
             normed[rows] = True
         return probs, normed
 
@@ -408,10 +429,13 @@ class EgemapsSpeechEncoder(Encoder):
         index = [head.classes_.index(c) for c in self.head.classes_]
         return probs[:, index]
 
-    def encode(self, inputs: Sequence[Input], speaker_ids: Sequence[Hashable] | None = None) -> list[EncodeResult]:
+    def encode(self, inputs: Sequence[Input], speaker_ids: Sequence[Hashable | None] | None = None) -> list[EncodeResult]:
         """One result per input; with ``speaker_ids``, speakers with enough clips are normalised first.
 
-        ``details`` holds ``speaker_normalised`` (bool), ``speaker`` (when given) and ``features``.
+        ``details``: ``features``; ``speaker_norm`` — ``"none"`` (no speaker given), ``"applied"``
+        (normalised with the statistics of ``speaker_clips`` clips of ``speaker`` in this call) or
+        ``"fallback"`` (too few decoded clips of that speaker: the per-clip head was used,
+        ``speaker_norm_reason`` says why); ``speaker_normalised`` (bool, the same fact).
         """
         if speaker_ids is not None and len(speaker_ids) != len(inputs):
             raise ValueError(f"{len(speaker_ids)} speaker ids for {len(inputs)} inputs")
@@ -423,11 +447,24 @@ class EgemapsSpeechEncoder(Encoder):
         X = np.stack([feats[i] for i in ok])
         spk = None if speaker_ids is None else [speaker_ids[i] for i in ok]
         probs, normed = self.predict_proba(X, spk)
+        clips: dict[str, int] = {}
+        for s in spk or []:
+            if s is not None:
+                clips[str(s)] = clips.get(str(s), 0) + 1
         for row, i in enumerate(ok):
             dist = dict(zip(self.head.classes_, probs[row].tolist()))
-            details: dict[str, Any] = {"features": self.features.spec, "speaker_normalised": bool(normed[row])}
-            if speaker_ids is not None:
-                details["speaker"] = str(speaker_ids[i])
+            details: dict[str, Any] = {"features": self.features.spec, "speaker_normalised": bool(normed[row]),
+                                       "speaker_norm": "none"}
+            if spk is not None and spk[row] is not None:
+                n = clips[str(spk[row])]
+                details.update(speaker=str(spk[row]), speaker_clips=n)
+                if normed[row]:
+                    details["speaker_norm"] = "applied"
+                else:
+                    details["speaker_norm"] = "fallback"
+                    details["speaker_norm_reason"] = (
+                        f"speaker {spk[row]} has {n} decoded clip{'s' if n != 1 else ''} in this call; "
+                        f"speaker normalisation needs at least {self.min_speaker_clips}, so the per-clip head was used")
             results[i] = EncodeResult(
                 affect=affect_from_probs(dist, self.taxonomy), vector=X[row].astype(np.float32), details=details
             )

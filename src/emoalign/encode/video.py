@@ -1,7 +1,7 @@
 """Video emotion offline: faces in sampled frames + the voice in the audio track, fused per segment.
 
 A video is decoded with PyAV (`video_io.decode_video`): frames sampled at ``fps`` (2 per second
-by default) go to the face encoder ("face-fer", FER-2013 classes) and the audio track, cut into
+by default) go to the default face encoder ("face-fer", FER-2013 classes; detected faces only) and the audio track, cut into
 the same segments, goes to the speech encoder ("speech-egemaps", RAVDESS classes). Both are
 carried to one taxonomy with `emoalign.affect.map_distribution` and averaged per segment with
 weights that follow what each segment actually has:
@@ -82,6 +82,8 @@ class VideoEncoder(Encoder):
     """
 
     name = "video-fusion"
+    # 2: faces classified with flip test-time augmentation (face-fer version 2)
+    version = "2"
     modality = "video"
     taxonomy = "emotiontalk7"
     space = None
@@ -118,9 +120,9 @@ class VideoEncoder(Encoder):
     @property
     def face_encoder(self) -> Encoder:
         if self._face is None:
-            from emoalign.encode.registry import get_encoder
+            from emoalign.encode.registry import DEFAULTS, get_encoder
 
-            self._face = get_encoder("face-fer")
+            self._face = get_encoder(DEFAULTS["face"])
         return self._face
 
     @property
@@ -190,8 +192,8 @@ class VideoEncoder(Encoder):
         encode_array = getattr(enc, "encode_array", None)
         for t, rgb in video.frames:
             if encode_array is not None:  # skip an image round trip when the encoder takes arrays
-                try:
-                    res = encode_array(rgb, f"{name}@{t:.2f}s")
+                try:  # frames are never face crops: only detected faces count
+                    res = encode_array(rgb, f"{name}@{t:.2f}s", face_mode="detect")
                 except ValueError:  # NoFaceError (and undecodable crops): no face in this frame
                     res = None
             else:

@@ -63,6 +63,10 @@ class TrainConfig:
     progress: bool | None = None
     #: adapter options of the source (e.g. ``{"modality": "speech"}`` for EmotionTalk)
     source_options: dict = field(default_factory=dict)
+    #: "none", or how records are grouped into speakers for per-speaker z-normalisation of the
+    #: embeddings: "group" (the source's own group, e.g. RAVDESS actors), "folder" or "csv".
+    speaker_norm: str = "none"
+    speakers: str | None = None
 
 
 def hash_split(records: Sequence[Record], fraction: float, seed: int = 0) -> tuple[list[Record], list[Record]]:
@@ -86,6 +90,45 @@ def hash_split(records: Sequence[Record], fraction: float, seed: int = 0) -> tup
         digest = hashlib.sha256(f"{seed}:{r.group or r.id}".encode()).digest()
         (held if int.from_bytes(digest[:8], "big") / 2**64 < fraction else kept).append(r)
     return kept, held
+
+
+SPEAKER_NORMS = ("none", "group", "folder", "csv")
+
+
+def record_speakers(records: Sequence[Record], mode: str, speakers: str | Path | None = None) -> list[str] | None:
+    """One speaker id per record for per-speaker normalisation (None for ``mode="none"``).
+
+    ``"group"``: the source's own group (``Record.group``: RAVDESS actor, EmotionTalk speaker);
+    ``"folder"``/``"csv"``: as ``emoalign analyze --speaker-norm`` (`emoalign.data.speakers`).
+
+    >>> from emoalign.types import Record
+    >>> record_speakers([Record(id="a", modality="speech", source="x", path="a.wav", group="actor01")], "group")
+    ['actor01']
+    """
+    if mode not in SPEAKER_NORMS:
+        raise ValueError(f"speaker norm must be one of {', '.join(SPEAKER_NORMS)}, got {mode!r}")
+    if mode == "none":
+        return None
+    if mode == "group":
+        missing = [r.id for r in records if not r.group]
+        if missing:
+            raise ValueError(f"speaker norm 'group': records without a group, e.g. {missing[:3]} (use folder or csv)")
+        return [str(r.group) for r in records]
+    from emoalign.data.speakers import speaker_ids
+
+    no_path = [r.id for r in records if not r.path]
+    if no_path:
+        raise ValueError(f"speaker norm {mode!r} needs file paths; records without one, e.g. {no_path[:3]}")
+    return speaker_ids([r.path for r in records], mode, speakers)
+
+
+def _speaker_normalise(X: np.ndarray, speakers: Sequence[str], pooled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(X z-normalised per speaker, pooled within-speaker scale): the speech encoder's transform."""
+    from emoalign.encode.speech import DEFAULT_SHRINK, pooled_within_speaker_scale, speaker_znorm
+
+    if pooled is None:
+        pooled = pooled_within_speaker_scale(X, speakers)
+    return speaker_znorm(X, speakers, pooled, DEFAULT_SHRINK), pooled
 
 
 class NoTrainingDataError(ValueError):
@@ -166,6 +209,8 @@ def train_head(cfg: TrainConfig) -> Path:
     """Fit a head for ``cfg.target`` on ``cfg.encoder`` embeddings of the train split; save it in ``cfg.out``."""
     if cfg.task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}")
+    if cfg.speaker_norm not in SPEAKER_NORMS:
+        raise ValueError(f"speaker norm must be one of {', '.join(SPEAKER_NORMS)}, got {cfg.speaker_norm!r}")
     records = _records(cfg.source, cfg.path, cfg.train_split, cfg.source_options)
     if not records:
         raise NoTrainingDataError(f"{cfg.source} at {cfg.path} has no records in split {cfg.train_split!r}")
@@ -183,6 +228,12 @@ def train_head(cfg: TrainConfig) -> Path:
     meta: dict[str, Any] = {"encoder": cfg.encoder, "space": space, "target": cfg.target, "task": task,
             "trained_on": {"source": cfg.source, "split": cfg.train_split, "n": len(kept)},
             "holdout_ids": sorted(r.id for r in held)}
+    if cfg.speaker_norm != "none":
+        spk = record_speakers(kept, cfg.speaker_norm, cfg.speakers)
+        X, pooled = _speaker_normalise(X, spk)
+        meta["speaker_norm"] = cfg.speaker_norm
+        meta["speakers_in_training"] = len(set(spk))
+        meta["pooled_scale"] = [float(f"{v:.6g}") for v in pooled]
     if task == "single":
         present = sorted(set(Y))
         if len(present) < 2:
@@ -240,8 +291,14 @@ def load_model(model_dir: str | Path) -> tuple[Any, dict]:
 
 def evaluate_head(model_dir: str | Path, source: str, path: str, *, split: str | None, out: str | Path,
                   features: str | Path | None = None, workers: int | None = None, progress: bool | None = None,
-                  source_options: dict | None = None) -> dict:
-    """Evaluate a trained head on one split of a source; writes metrics.json, report.md and figures to ``out``."""
+                  source_options: dict | None = None, speaker_norm: str | None = None,
+                  speakers: str | None = None) -> dict:
+    """Evaluate a trained head on one split of a source; writes metrics.json, report.md and figures to ``out``.
+
+    A head trained with speaker normalisation is evaluated the same way: each evaluated speaker's
+    vectors are normalised with that speaker's own (unlabelled) statistics. ``speaker_norm``
+    (default: the training grouping) and ``speakers`` choose how evaluated records form speakers.
+    """
     from emoalign.eval.metrics import per_label_auc, quadratic_weighted_kappa
     from emoalign.eval.report import write_classification_report, write_table_report
 
@@ -262,9 +319,18 @@ def evaluate_head(model_dir: str | Path, source: str, path: str, *, split: str |
     if space != info["space"]:
         raise ValueError(f"model was trained on vectors of space {info['space']!r}, these are {space!r}")
     Y, kept = _targets(kept, info["target"], info["task"], labels)
+    trained_norm = info.get("speaker_norm", "none")
+    norm = speaker_norm or trained_norm
+    if (norm == "none") != (trained_norm == "none"):
+        raise ValueError(f"{model_dir} was trained with speaker norm {trained_norm!r}; evaluate it with a speaker "
+                         f"grouping too ({', '.join(SPEAKER_NORMS[1:])})" if trained_norm != "none" else
+                         f"{model_dir} was trained without speaker normalisation; evaluate it with --speaker-norm none")
+    if norm != "none":
+        X, _ = _speaker_normalise(X, record_speakers(kept, norm, speakers), np.asarray(info["pooled_scale"]))
     context = {"model": str(model_dir), "encoder": info["encoder"], "source": source, "split": split,
                "trained on": f"{info['trained_on']['source']} / {info['trained_on']['split']} ({info['trained_on']['n']} items)",
-               "evaluated items": len(kept), "skipped (no vector)": len(with_target) - len(kept)}
+               "evaluated items": len(kept), "skipped (no vector)": len(with_target) - len(kept),
+               "speaker norm": norm}
     title = f"{info['target']} on {source} / {split or 'all'}"
     if info["task"] == "single":
         return write_classification_report(Y, head.predict(X), out, labels=labels, title=title, context=context)

@@ -386,6 +386,23 @@ def _shrink(im, max_side: int | None):
     return im.reduce(factor)
 
 
+def image_size(item: Input) -> tuple[int, int]:
+    """(width, height) of an image from its header, without decoding the pixels.
+
+    >>> image_size("photo.jpg")  # doctest: +SKIP
+    (640, 480)
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(_open_bytes(item))) as im:
+            return im.size
+    except DecodeError:
+        raise
+    except Exception as exc:
+        raise DecodeError(f"{describe_input(item)}: cannot decode image ({exc})") from None
+
+
 # Magic numbers → MIME type, for `--modality auto` and upload checks (by content, not by name).
 _SIGNATURES: list[tuple[bytes, int, str]] = [
     (b"\x89PNG\r\n\x1a\n", 0, "image/png"),

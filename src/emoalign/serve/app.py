@@ -6,6 +6,10 @@ Endpoints (OpenAPI at ``/docs``, schema at ``/openapi.json``):
 POST     /api/analyze                      an uploaded file (``file``): its emotion, the fields
                                            of ``emoalign analyze --json``
 POST     /api/analyze/text                 ``{"text": ...}``: the same, for a text
+POST     /api/analyze/speech               several speech clips (``files``) with optional
+                                           ``speakers`` (one per file): speaker-adapted results
+POST     /api/analyze/dialogue             ``{"turns": [{dialogue, speaker, text, id}], "context"}``:
+                                           each turn read in its dialogue, in order
 POST     /api/match                        an image or music clip (``file``): best matches from
                                            the index, the fields of ``emoalign match --json``
 GET      /api/taxonomies[/{name}]          taxonomies and their labels' valence–arousal points
@@ -47,7 +51,7 @@ from emoalign.serve import locks
 from emoalign.serve.hygiene import HostAllowList, release_memory
 from emoalign.serve.limits import BodyLimit
 from emoalign.serve.media import MediaNotFound
-from emoalign.serve.schemas import AnalyzeResult, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
+from emoalign.serve.schemas import AnalyzeBatch, AnalyzeResult, DialogueIn, Health, MatchResponse, Problem, TaxonomyDetail, TaxonomySummary, Version
 from emoalign.serve.uploads import UploadError, check_decodes, check_modality, check_size, clean_name, kind_of, plain_words, tidy_message
 from emoalign.serve.warmup import warm_up
 
@@ -71,6 +75,8 @@ class ServeConfig:
     max_text_chars: int = 5000
     #: Most matches one request may ask for.
     max_top: int = 50
+    #: Most files in one batch request (/api/analyze/speech).
+    max_batch: int = 200
     #: Seconds a request body may take to arrive (408 after it).
     body_timeout: float = 60.0
     #: Host names the service answers to (400 for others: DNS rebinding). None: no check — what
@@ -87,6 +93,14 @@ class Modality(str, Enum):
     image = "image"
     face = "face"
     video = "video"
+
+
+class FaceMode(str, Enum):
+    """How a face image is read (`emoalign.encode.face`): whole image as a crop, detected faces only, or auto."""
+
+    auto = "auto"
+    crop = "crop"
+    detect = "detect"
 
 
 #: Error answers of the upload endpoints (400: a malformed multipart body or Content-Length).
@@ -174,14 +188,18 @@ def create_app(
     def analyze_endpoint(
         file: Annotated[UploadFile, File(description="An image, audio or video file; its type is read from the content, not the name.")],
         modality: Annotated[Modality, Form(description="Force a modality; `auto` detects it from the content.")] = Modality.auto,
+        face_mode: Annotated[FaceMode, Form(description=(
+            "Faces: `crop` classifies the whole image as a face crop, `detect` only detected faces; `auto` detects and, "
+            "for an image of at most 256 px with aspect 0.75–1.33, falls back to the whole image. `crop`/`detect` "
+            "send images to the face encoder; `details.basis` says what the result is based on."))] = FaceMode.auto,
     ) -> dict[str, Any]:
         try:
-            return _analyze_upload(file, modality)
+            return _analyze_upload(file, modality, face_mode)
         finally:
             release_memory()  # decoded media are large: give their pages back to the system
 
-    def _analyze_upload(file: UploadFile, modality: Modality) -> dict[str, Any]:
-        from emoalign.encode.analyze import analyze, detect_modality
+    def _analyze_upload(file: UploadFile, modality: Modality, face_mode: FaceMode) -> dict[str, Any]:
+        from emoalign.encode.analyze import analyze, detect_modality, image_modality
 
         data = _read_upload(file, cfg.max_upload_bytes)
         name = clean_name(file.filename)
@@ -195,10 +213,12 @@ def create_app(
                 m = detect_modality(data)
             except DecodeError as exc:
                 raise UploadError(422, _named(str(exc), data, name)) from None
+        elif kind == "image":
+            m = image_modality(data, face_mode.value)
         else:
             m = kind
         _require_encoder(DEFAULTS[m])
-        row = analyze([data], modality=m, names=[name])[0]
+        row = analyze([data], modality=m, names=[name], face_mode=face_mode.value)[0]
         if row["error"]:
             raise UploadError(422, _named(row["error"], data, name))
         return row
@@ -213,6 +233,51 @@ def create_app(
         if row["error"]:
             raise UploadError(422, row["error"])
         return row
+
+    @app.post("/api/analyze/speech", response_model=AnalyzeBatch, responses=_ERRORS, tags=["analysis"],
+              summary="The emotion of several speech clips, adapted to each speaker")
+    def analyze_speech_endpoint(
+        files: Annotated[list[UploadFile], File(description="Speech clips (audio or video files).")],
+        speakers: Annotated[Optional[list[str]], Form(description=(
+            "One speaker id per file, in the same order (empty: unknown). Each speaker's clips are normalised with "
+            "the statistics of that speaker's clips in this request; a speaker with too few clips falls back to "
+            "the per-clip head (`details.speaker_norm`)."))] = None,
+    ) -> dict[str, Any]:
+        from emoalign.encode.analyze import analyze
+
+        if len(files) > cfg.max_batch:
+            raise UploadError(422, f"{len(files)} files; at most {cfg.max_batch} per request")
+        if speakers is not None and len(speakers) != len(files):
+            raise UploadError(422, f"{len(speakers)} speakers for {len(files)} files: give one per file (empty for unknown)")
+        # the body limit (BodyLimit) caps the whole request, so the files of a batch share max_upload_bytes
+        datas = [_read_upload(f, cfg.max_upload_bytes) for f in files]
+        names = [clean_name(f.filename) for f in files]
+        _require_encoder(DEFAULTS["speech"])
+        ids = None if speakers is None else [s.strip() or None for s in speakers]
+        try:
+            rows = analyze(datas, modality="speech", names=names, speaker_ids=ids)
+        finally:
+            release_memory()  # decoded media are large: give their pages back to the system
+        for row, data, name in zip(rows, datas, names):
+            if row["error"]:
+                row["error"] = _named(row["error"], data, name)
+        return {"results": rows, "failed": sum(1 for r in rows if r["error"])}
+
+    @app.post("/api/analyze/dialogue", response_model=AnalyzeBatch, responses=_ERRORS, tags=["analysis"],
+              summary="The emotion of each turn of one or more dialogues, read in context")
+    def analyze_dialogue_endpoint(body: DialogueIn) -> dict[str, Any]:
+        from emoalign.data.dialogue_csv import parse_dialogue_rows
+        from emoalign.encode.dialogue import analyze_dialogue
+        from emoalign.errors import BadInputError
+
+        _require_encoder(DEFAULTS["text"])
+        try:
+            turns = parse_dialogue_rows([t.model_dump() for t in body.turns], ["dialogue", "speaker", "text", "id"],
+                                        where="turns")
+        except BadInputError as exc:
+            raise UploadError(422, str(exc)) from None
+        rows = analyze_dialogue(turns, body.context)
+        return {"results": rows, "failed": sum(1 for r in rows if r["error"])}
 
     @app.post("/api/match", response_model=MatchResponse, responses={**_ERRORS, 503: {"model": Problem}},
               tags=["matching"], summary="Best matches from the index for an image or a music clip")

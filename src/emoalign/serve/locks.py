@@ -38,21 +38,27 @@ def serialise(name: str) -> Encoder:
             return encoder
         lock = _LOCKS.setdefault(name, threading.RLock())
         stats = STATS.setdefault(name, {"calls": 0, "wait_s": 0.0, "busy_s": 0.0})
-        inner = encoder.encode
-
-        @functools.wraps(inner)
-        def encode(inputs):
-            t0 = time.perf_counter()
-            with lock:
-                t1 = time.perf_counter()
-                try:
-                    return inner(inputs)
-                finally:
-                    stats["calls"] += 1
-                    stats["wait_s"] += t1 - t0
-                    stats["busy_s"] += time.perf_counter() - t1
-
-        # An instance attribute shadows the class method for every holder of this instance.
-        encoder.encode = encode  # type: ignore[method-assign]
+        for method in ("encode", "encode_dialogue"):  # every entry point that runs the model
+            if hasattr(encoder, method):
+                # An instance attribute shadows the class method for every holder of this instance.
+                setattr(encoder, method, _locked(getattr(encoder, method), lock, stats))
         encoder._emoalign_serialised = True  # type: ignore[attr-defined]
         return encoder
+
+
+def _locked(inner, lock: threading.RLock, stats: dict[str, float]):
+    """``inner`` (any signature: speaker ids, dialogue context …) run under ``lock``, timed into ``stats``."""
+
+    @functools.wraps(inner)
+    def call(*args, **kwargs):
+        t0 = time.perf_counter()
+        with lock:
+            t1 = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                stats["calls"] += 1
+                stats["wait_s"] += t1 - t0
+                stats["busy_s"] += time.perf_counter() - t1
+
+    return call

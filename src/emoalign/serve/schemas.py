@@ -26,6 +26,31 @@ class AnalyzeResult(BaseModel):
     details: Optional[dict[str, Any]] = Field(description="Encoder-specific extras (face boxes, cues, segments, ...).")
 
 
+class AnalyzeBatch(BaseModel):
+    """The results of a batch (speech clips with speaker grouping, or the turns of dialogues), in input order."""
+
+    results: list[AnalyzeResult] = Field(description="One result per input, in the order given.")
+    failed: int = Field(description="How many inputs failed (their `error` says why).")
+
+
+class DialogueTurnIn(BaseModel):
+    """One turn of a dialogue, as a row of ``emoalign analyze --dialogue FILE.csv``."""
+
+    dialogue: str = Field(min_length=1, max_length=200, pattern=r"\S", description="The dialogue the turn belongs to.")
+    speaker: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Who speaks (context is read from a speaker's own turns).")
+    text: str = Field(max_length=5000, description="What is said (an empty text gets its own error).")
+    id: Optional[str] = Field(default=None, max_length=200, description="Your id of the turn (default `<dialogue>:<n>`).")
+
+
+class DialogueIn(BaseModel):
+    """Turns in the order spoken, and how much of the dialogue each turn is read with."""
+
+    turns: list[DialogueTurnIn] = Field(min_length=1, max_length=5000, description="Turns in the order spoken.")
+    context: str = Field(default="preceding", pattern="^(preceding|dialogue|none)$",
+                         description="`preceding`: the speaker's earlier turns (never looks ahead); `dialogue`: all of "
+                                     "the speaker's other turns; `none`: each turn alone.")
+
+
 class MatchQuery(BaseModel):
     """The query's own emotion, as ``emoalign match --json`` reports it."""
 

@@ -77,7 +77,9 @@ function busy(text) {
 // ---------------------------------------------------------------------------- emotion
 async function showEmotion(row, source) {
   $("#emotion-panel").hidden = false;
-  $("#emotion-source").textContent = `${source} · ${row.modality} · ${row.encoder}`;
+  // faces say what the result is based on: a detected face or the whole image read as a crop
+  const basis = row.details && row.details.basis ? ` · ${row.details.basis}` : "";
+  $("#emotion-source").textContent = `${source} · ${row.modality} · ${row.encoder}${basis}`;
   $("#top-emotion").textContent = row.label;
   $("#top-confidence").textContent = `${pct(row.confidence)} likely · ${row.taxonomy}`;
   $("#valence").textContent = fmt(row.valence);
