@@ -118,7 +118,7 @@ def fixture_run(work: Path) -> dict:
         for lr in LRS:
             out = work / f"adapter-{variant}-{lr}"
             t = time.perf_counter()
-            r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(out), "--backend", "xmodal",
+            r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(out), "--overwrite", "--backend", "xmodal",
                                 "--features", str(feats), "--variant", variant, "--lr", str(lr), "--epochs", str(SCALE["epochs"]),
                                 "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--json"],
                                capture_output=True, text=True, env=env)
@@ -137,7 +137,7 @@ def fixture_run(work: Path) -> dict:
         raise SystemExit(r.stderr[-3000:])
     res = json.loads(r.stdout)
     control_out = work / "adapter-control"
-    r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(control_out), "--backend", "xmodal",
+    r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(control_out), "--overwrite", "--backend", "xmodal",
                         "--features", str(feats), "--variant", best[0], "--lr", str(best[1]), "--epochs", str(SCALE["epochs"]),
                         "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--no-affect", "--json"],
                        capture_output=True, text=True, env=env)
@@ -148,7 +148,7 @@ def fixture_run(work: Path) -> dict:
     key = [k for k in control if k.startswith("adapter")][0]
     res["adapter, no affect"] = control[key]
     frozen_out = work / "adapter-frozen"
-    r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(frozen_out), "--backend", "xmodal",
+    r = subprocess.run([EMOALIGN, "adapter", "train", "--pairs", f"emid:{emid}", "--out", str(frozen_out), "--overwrite", "--backend", "xmodal",
                         "--features", str(feats), "--variant", best[0], "--lr", str(best[1]), "--epochs", str(SCALE["epochs"]),
                         "--patience", str(PATIENCE), "--batch-size", "64", "--split-by", "clip", "--freeze-semantic", "--json"],
                        capture_output=True, text=True, env=env)

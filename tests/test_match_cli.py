@@ -42,6 +42,12 @@ def first(folder: Path, pattern: str) -> Path:
     return sorted(folder.rglob(pattern))[0]
 
 
+def test_train_refuses_an_existing_adapter_without_overwrite(world):
+    res = CliRunner().invoke(cli, ["adapter", "train", "--pairs", f"emid:{world['emid']}", "--out", str(world["model"]),
+                                   "--epochs", "1", "--backend", "xmodal", "--features", str(world["features"]), "--workers", "1"])
+    assert res.exit_code != 0 and "--overwrite" in res.output and "config.json" in res.output
+
+
 def test_train_writes_model_and_split(world):
     model = world["model"]
     names = {p.name for p in model.iterdir()}

@@ -57,6 +57,18 @@ def test_single_label_speech_head_report_has_confusion_matrix(fixtures, tmp_path
     assert (tmp_path / "r" / "confusion.png").exists() and (tmp_path / "r" / "metrics.json").exists()
 
 
+def test_an_existing_model_is_replaced_only_with_overwrite(fixtures, tmp_path):
+    args = ["train", "--source", f"ravdess:{fixtures['ravdess']}", "--encoder", "speech-egemaps", "--target", "ravdess8",
+            "--train-split", "all", "--features", str(tmp_path / "f"), "--out", str(tmp_path / "m"), "--workers", "1", "--no-progress"]
+    runner = CliRunner()
+    assert runner.invoke(cli, args).exit_code == 0
+    first = (tmp_path / "m" / "model.json").read_bytes()
+    again = runner.invoke(cli, args)
+    assert again.exit_code != 0 and "--overwrite" in again.output and "model.json" in again.output
+    assert (tmp_path / "m" / "model.json").read_bytes() == first  # refused before touching anything
+    assert runner.invoke(cli, [*args, "--overwrite"]).exit_code == 0
+
+
 def test_errors_are_clear(fixtures, tmp_path):
     runner = CliRunner()
     res = runner.invoke(cli, ["evaluate", "--model", str(tmp_path), "--source", f"ravdess:{fixtures['ravdess']}",

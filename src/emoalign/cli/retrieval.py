@@ -83,10 +83,12 @@ def adapter() -> None:
 @click.option("--features", type=click.Path(file_okay=False), default=None,
               help="Feature store folder (default: the pairs folder for pairs:, else OUT/features).")
 @click.option("--workers", type=click.IntRange(1), default=None, help="Extraction worker processes.")
+@click.option("--overwrite", is_flag=True, help="Replace an adapter already in --out.")
 @progress_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim, lr, batch_size, weight_decay, patience, fractions, split_seed,
-              split_by, backend, music_encoder, image_encoder, music_affect, image_affect, affect, features, workers, progress, as_json) -> None:
+              split_by, backend, music_encoder, image_encoder, music_affect, image_affect, affect, features, workers, overwrite, progress,
+              as_json) -> None:
     """Train an adapter on music–image pairs; the epoch is chosen on validation pairs."""
     from emoalign.data.spec import parse_source_spec
     from emoalign.learn.adapter import AdapterConfig
@@ -112,7 +114,8 @@ def train_cmd(pairs, out, epochs, seed, variant, no_affect, freeze_semantic, dim
                            f"val R@10 m→i {rec.get('val_r10_m2i', float('nan')):.3f}  i→m {rec.get('val_r10_i2m', float('nan')):.3f}", err=True)
 
         summary = train_adapter(pairs, out, featurizer=feat, features_dir=features, config=cfg, fractions=shares,
-                                split_seed=split_seed, split_by=split_by, workers=workers, progress=resolve_progress(progress), on_epoch=on_epoch)
+                                split_seed=split_seed, split_by=split_by, workers=workers, progress=resolve_progress(progress), on_epoch=on_epoch,
+                                overwrite=overwrite)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     if as_json:

@@ -24,9 +24,10 @@ from emoalign.cli.common import parse_source_arg, print_json, progress_option, r
               help="Z-normalise each speaker's embeddings with that speaker's own statistics before fitting "
                    "(group = the source's speaker/actor group; folder / csv as in `analyze`).")
 @click.option("--speakers", "speakers_csv", type=click.Path(dir_okay=False), help="CSV path,speaker for --speaker-norm csv.")
+@click.option("--overwrite", is_flag=True, help="Replace a model already in --out.")
 @progress_option
 def train(source, options, encoder, target, train_split, holdout, task, C, features, out, workers, seed,
-          speaker_norm, speakers_csv, progress) -> None:
+          speaker_norm, speakers_csv, overwrite, progress) -> None:
     """Fit a head (classifier, multi-label, intensity or valence/arousal regressor) on a source's embeddings and save it."""
     from emoalign.learn.train import NoTrainingDataError, TrainConfig, train_head
 
@@ -36,7 +37,7 @@ def train(source, options, encoder, target, train_split, holdout, task, C, featu
     cfg = TrainConfig(spec.name, str(spec.path), encoder, target, train_split=None if train_split == "all" else train_split,
                       features=features, out=out, task=task, C=C, holdout=holdout, seed=seed, workers=workers,
                       progress=resolve_progress(progress), source_options=spec.options,
-                      speaker_norm=speaker_norm, speakers=speakers_csv)
+                      speaker_norm=speaker_norm, speakers=speakers_csv, overwrite=overwrite)
     try:
         model = train_head(cfg)
     except (NoTrainingDataError, ValueError, FileNotFoundError) as exc:

@@ -26,6 +26,7 @@ from emoalign.learn.adapter import AdapterConfig, AdapterFormatError, EMIAdapter
 from emoalign.learn.adapter_data import DEFAULT_FRACTIONS, SPLITS, PairData, split_by_music, split_index
 from emoalign.learn.adapter_eval import evaluate_split, markdown_table, plot_history, ranks_for_pairs, results_table, semantic_matrix, tune_alpha
 from emoalign.learn.adapter_io import load_pair_data, standardised, write_json
+from emoalign.learn.train import refuse_existing
 from emoalign.store.featurize import Featurizer, Resolved, standardise_items
 
 DATA_FILE = "data.json"
@@ -57,8 +58,11 @@ def train_adapter(
     workers: int | None = None,
     progress: bool = False,
     on_epoch=None,
+    overwrite: bool = False,
 ) -> dict:
     """Train and save an adapter on a pairs source; returns a summary (counts, best epoch, time).
+
+    An adapter already in ``out`` is refused before any work unless ``overwrite``.
 
     ``split_by="recording"`` keeps clips of one source recording (the record's ``group``) in one
     split; ``"clip"`` splits clip by clip (for collections whose recordings are not independent of
@@ -67,6 +71,7 @@ def train_adapter(
     if split_by not in ("recording", "clip"):
         raise ValueError(f"split_by must be 'recording' or 'clip', got {split_by!r}")
     out = Path(out)
+    refuse_existing(out / "config.json", "a trained adapter", overwrite)
     data, resolved, report = load_pair_data(pairs, featurizer or Featurizer(), features_dir, workers=workers, progress=progress)
     groups = (data.groups or None) if split_by == "recording" else None
     splits = split_by_music(len(data.music), groups, fractions, split_seed)

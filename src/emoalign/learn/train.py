@@ -67,6 +67,8 @@ class TrainConfig:
     #: embeddings: "group" (the source's own group, e.g. RAVDESS actors), "folder" or "csv".
     speaker_norm: str = "none"
     speakers: str | None = None
+    #: replace a model already in ``out`` (otherwise it is refused, naming --overwrite)
+    overwrite: bool = False
 
 
 def hash_split(records: Sequence[Record], fraction: float, seed: int = 0) -> tuple[list[Record], list[Record]]:
@@ -205,12 +207,22 @@ def _label_set(records: Sequence[Record], target: str, task: str) -> list[str]:
     return sorted({l for r in records for l in r.scores.get(target, {})})
 
 
+def refuse_existing(marker: Path, what: str, overwrite: bool) -> None:
+    """Refuse to replace ``what`` (whose presence ``marker`` shows) unless ``overwrite``: checked
+    before any work, so a mistyped folder costs nothing."""
+    from emoalign.outputs import OutputExistsError
+
+    if marker.exists() and not overwrite:
+        raise OutputExistsError(f"{marker.parent}: already holds {what} ({marker.name}); pass --overwrite to replace it, or choose another folder")
+
+
 def train_head(cfg: TrainConfig) -> Path:
     """Fit a head for ``cfg.target`` on ``cfg.encoder`` embeddings of the train split; save it in ``cfg.out``."""
     if cfg.task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}")
     if cfg.speaker_norm not in SPEAKER_NORMS:
         raise ValueError(f"speaker norm must be one of {', '.join(SPEAKER_NORMS)}, got {cfg.speaker_norm!r}")
+    refuse_existing(Path(cfg.out) / "model.json", "a trained model", cfg.overwrite)
     records = _records(cfg.source, cfg.path, cfg.train_split, cfg.source_options)
     if not records:
         raise NoTrainingDataError(f"{cfg.source} at {cfg.path} has no records in split {cfg.train_split!r}")
