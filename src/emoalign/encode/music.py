@@ -30,7 +30,7 @@ import numpy as np
 
 from emoalign.affect import va_to_distribution
 from emoalign.affect.space import DEFAULT_SIGMA
-from emoalign.encode.base import DecodeError, Encoder, EncodeResult, Input, describe_input, safe_encode
+from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.encode.music_features import SR, MusicFeatures, extract_features
 from emoalign.media.decode import load_audio
 from emoalign.types import Affect
@@ -140,17 +140,9 @@ class AcousticMusicEncoder(Encoder):
 
         Raises `DecodeError` for clips that are too short, silent or not finite.
         """
-        y = np.asarray(y, dtype=np.float32).reshape(-1)
-        if sr != SR:
-            from emoalign.media.decode import resample
+        from emoalign.media.decode import music_waveform
 
-            y = resample(y, sr, SR)
-        if y.size < MIN_SECONDS * SR:
-            raise DecodeError(f"{name}: {y.size / SR:.2f} s of audio is too short for music analysis (needs ≥ {MIN_SECONDS:.0f} s)")
-        if not np.all(np.isfinite(y)):
-            raise DecodeError(f"{name}: audio contains NaN or infinite samples")
-        if float(np.max(np.abs(y))) < 1e-4:
-            raise DecodeError(f"{name}: audio is silent (peak below -80 dBFS)")
+        y = music_waveform(y, sr, SR, MIN_SECONDS, name)
         features = extract_features(y, SR)
         valence, arousal, detail = self.cue_model.predict(features)
         probs = va_distribution(valence, arousal, self.taxonomy_name, self.sigma)

@@ -38,7 +38,6 @@ from emoalign.affect.space import DEFAULT_SIGMA
 from emoalign.encode.base import Encoder, EncodeResult, Input, describe_input, safe_encode
 from emoalign.encode.music import va_distribution
 from emoalign.encode.musicnn_net import MSD_TAGS, PATCH_FRAMES, SR, load_musicnn, log_mel, package_model_dir, patches
-from emoalign.errors import DecodeError
 from emoalign.media.decode import load_audio
 from emoalign.types import Affect
 
@@ -147,17 +146,9 @@ class MusicnnMusicEncoder(Encoder):
 
     def encode_waveform(self, y: np.ndarray, sr: int = SR, name: str = "waveform") -> EncodeResult:
         """Encode an already decoded mono clip; raises `DecodeError` for unusable audio."""
-        y = np.asarray(y, dtype=np.float32).reshape(-1)
-        if sr != SR:
-            from emoalign.media.decode import resample
+        from emoalign.media.decode import music_waveform
 
-            y = resample(y, sr, SR)
-        if y.size < MIN_SECONDS * SR:
-            raise DecodeError(f"{name}: {y.size / SR:.2f} s of audio is too short for music analysis (needs ≥ {MIN_SECONDS:g} s)")
-        if not np.all(np.isfinite(y)):
-            raise DecodeError(f"{name}: audio contains NaN or infinite samples")
-        if float(np.max(np.abs(y))) < 1e-4:
-            raise DecodeError(f"{name}: audio is silent (peak below -80 dBFS)")
+        y = music_waveform(y, sr, SR, MIN_SECONDS, name)
         feats = pooled_features(y)
         blocks = {"pen_mean": feats["pen_mean"], "pen_std": feats["pen_std"], "tags": feats["tags"]}
         for extra, fn in (("acoustic", acoustic_block), ("egemaps", egemaps_block)):

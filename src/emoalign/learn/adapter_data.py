@@ -1,18 +1,16 @@
 """The arrays the EMI-Adapter learns from: items of one modality, music–image pairs, a split by clip.
 
 Everything here is numpy: `PairData` ties a music `ItemSet` (`emoalign.store.items`: one
-modality's featurised items), an image `ItemSet` and the (music index, image index) pairs together. `split_by_music` splits *by music clip* — and by source
-recording when clips carry one (EMID's ``106.m4a___172.mp3`` slices of one recording share a
-``group``), so slices of one recording never sit on both sides of a split.
+modality's featurised items), an image `ItemSet` and the (music index, image index) pairs
+together. `split_by_music` splits *by music clip* — and by source recording when clips carry one
+(EMID's ``106.m4a___172.mp3`` slices of one recording share a ``group``), so slices of one
+recording never sit on both sides of a split.
 
 Building these from a data source and the feature store is `emoalign.learn.adapter_io`'s job.
 
->>> import numpy as np
->>> rng = np.random.default_rng(0)
->>> music = ItemSet.from_arrays(["m0", "m1"], rng.normal(size=(2, 4)), "demo-space", "mikels8",
-...                             probs=np.eye(8)[[0, 7]])
->>> music.affect_features().shape
-(2, 10)
+>>> splits = split_by_music(10, None, (0.8, 0.1, 0.1), seed=0)
+>>> sorted(set(splits.tolist())), int((splits == "train").sum())
+(['test', 'train', 'val'], 8)
 """
 
 from __future__ import annotations

@@ -335,6 +335,26 @@ def _check_pixels(w: int, h: int, max_pixels: int, name: str) -> None:
         raise DecodeError(f"{name}: {w}×{h} image exceeds the {max_pixels:,}-pixel limit (decompression bomb?)")
 
 
+def music_waveform(y: np.ndarray, sr: int, target_sr: int, min_seconds: float, name: str = "waveform") -> np.ndarray:
+    """A decoded clip as mono float32 at ``target_sr``, refused with a `DecodeError` naming it when it
+    is shorter than ``min_seconds``, not finite, or silent (peak below -80 dBFS) — what no music
+    model can read.
+
+    >>> music_waveform(np.full(8000, 0.1, np.float32), 8000, 16000, 0.5).shape
+    (16000,)
+    """
+    y = np.asarray(y, dtype=np.float32).reshape(-1)
+    if sr != target_sr:
+        y = resample(y, sr, target_sr)
+    if y.size < min_seconds * target_sr:
+        raise DecodeError(f"{name}: {y.size / target_sr:.2f} s of audio is too short for music analysis (needs ≥ {min_seconds:g} s)")
+    if not np.all(np.isfinite(y)):
+        raise DecodeError(f"{name}: audio contains NaN or infinite samples")
+    if float(np.max(np.abs(y))) < 1e-4:
+        raise DecodeError(f"{name}: audio is silent (peak below -80 dBFS)")
+    return y
+
+
 def load_image(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int | None = MAX_IMAGE_SIDE) -> np.ndarray:
     """Decode an image to an RGB uint8 array (H, W, 3), refusing decompression bombs, bounding memory.
 
