@@ -90,6 +90,14 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def swap_folder(new: Path, final: Path, old: Path) -> None:
+    """Put the finished folder ``new`` where ``final`` is: two renames (never a moment without a
+    complete folder at ``final``), then the replaced one, parked at ``old``, is removed."""
+    os.replace(final, old)
+    os.replace(new, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 class FolderBusyError(EmoalignError, RuntimeError):
     """Another process is writing to this folder (one writer at a time)."""
 
@@ -279,10 +287,7 @@ class RunWriter:
             if final.is_dir() and not tmp.is_dir():
                 raise OutputExistsError(f"{final} is a folder; emoalign writes a file there — move it away")
             if final.is_dir():
-                old = self.folder / f".old-{self.run_id[:12]}-{name.replace('/', '_')}"
-                os.replace(final, old)
-                os.replace(tmp, final)
-                shutil.rmtree(old, ignore_errors=True)
+                swap_folder(tmp, final, self.folder / f".old-{self.run_id[:12]}-{name.replace('/', '_')}")
             else:
                 os.replace(tmp, final)
         fsync_dir(self.folder)

@@ -174,3 +174,15 @@ def split_music_images(records: Iterable[Record]) -> tuple[list[Record], list[Re
         seen.add(key)
         (music if key[0] else images).append(r)
     return music, images
+
+
+def drop_duplicate_ids(records: Iterable[Record], seen: set[str] | None = None) -> tuple[list[Record], list[Record]]:
+    """(records with ids not seen before, the later duplicates): the first item with an id is kept.
+    ``seen`` (updated in place) carries ids over from an earlier batch."""
+    seen = set() if seen is None else seen
+    kept: list[Record] = []
+    dropped: list[Record] = []
+    for r in records:
+        (dropped if r.id in seen else kept).append(r)
+        seen.add(r.id)
+    return kept, dropped

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -313,21 +314,31 @@ def image_info(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS) -> ImageInfo:
     >>> image_info(image_bytes(synth_image(0.5, 0.5, size=32)))
     ImageInfo(width=32, height=32, mode='RGB', format='PNG')
     """
+    name = describe_input(item)
+    with _opened_image(item, name) as im:
+        info = ImageInfo(im.size[0], im.size[1], im.mode, im.format)
+    _check_pixels(info.width, info.height, max_pixels, name)
+    return info
+
+
+@contextmanager
+def _opened_image(item: Input, name: str):
+    """The image opened lazily (header read, pixels not yet decoded); whatever goes wrong inside the
+    ``with`` — PIL's bomb guards, a broken file — becomes a `DecodeError` naming the input."""
     from PIL import Image
 
-    name = describe_input(item)
     with _source(item) as fh:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(fh) as im:
-                    info = ImageInfo(im.size[0], im.size[1], im.mode, im.format)
+                    yield im
+        except DecodeError:
+            raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise DecodeError(f"{name}: refused as a decompression bomb ({_plain(exc)})") from None
         except Exception as exc:
             raise DecodeError(f"{name}: cannot decode image ({_plain(exc)})") from None
-    _check_pixels(info.width, info.height, max_pixels, name)
-    return info
 
 
 def _check_pixels(w: int, h: int, max_pixels: int, name: str) -> None:
@@ -368,29 +379,16 @@ def load_image(item: Input, *, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int
     >>> img.shape, img.dtype
     ((48, 48, 3), dtype('uint8'))
     """
-    from PIL import Image
-
     name = describe_input(item)
-    with _source(item) as fh:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(fh) as im:
-                    w, h = im.size
-                    _check_pixels(w, h, max_pixels, name)
-                    if max_side and max(w, h) > 2 * max_side and im.format == "JPEG":
-                        im.draft("RGB", (max(1, w * max_side // max(w, h)), max(1, h * max_side // max(w, h))))
-                    im.load()
-                    work = _shrink(im, max_side)
-                    rgb = to_rgb(work)  # 16-bit scaled, transparency composited (not clipped / exposed)
-                    out = np.asarray(rgb)
-        except DecodeError:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise DecodeError(f"{name}: refused as a decompression bomb ({_plain(exc)})") from None
-        except Exception as exc:
-            raise DecodeError(f"{name}: cannot decode image ({_plain(exc)})") from None
-    return out
+    with _opened_image(item, name) as im:
+        w, h = im.size
+        _check_pixels(w, h, max_pixels, name)
+        if max_side and max(w, h) > 2 * max_side and im.format == "JPEG":
+            im.draft("RGB", (max(1, w * max_side // max(w, h)), max(1, h * max_side // max(w, h))))
+        im.load()
+        work = _shrink(im, max_side)
+        rgb = to_rgb(work)  # 16-bit scaled, transparency composited (not clipped / exposed)
+        return np.asarray(rgb)
 
 
 def _shrink(im, max_side: int | None):

@@ -41,6 +41,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from emoalign.affect import category_from, get_taxonomy, list_taxonomies, load_nrc_vad
+from emoalign.data.base import drop_duplicate_ids
 from emoalign.data.built_pairs import BASELINE_FILE, CANDIDATES_FILE, COMPONENTS, PAIRS_FILE, PLOT_FILE, RECORDS_FILE, SUMMARY_FILE
 from emoalign.encode.joint import choose_backend, input_records, prepare_pair_vectors
 from emoalign.encode.registry import DEFAULTS
@@ -315,15 +316,9 @@ def _candidates_summary(result: PairingResult) -> dict:
 
 
 def _dedupe(records: list[Record], side: str, problems: list[str]) -> list[Record]:
-    seen: set[str] = set()
-    out = []
-    for r in records:
-        if r.id in seen:
-            problems.append(f"{side} {r.id}: duplicate id; kept the first")
-            continue
-        seen.add(r.id)
-        out.append(r)
-    return out
+    kept, dropped = drop_duplicate_ids(records)
+    problems.extend(f"{side} {r.id}: duplicate id; kept the first" for r in dropped)
+    return kept
 
 
 def _place(records, side, encoder, config, lexicon, feat_dir, progress) -> tuple[dict[str, Placed], dict]:

@@ -200,7 +200,7 @@ def write_hf(
     import pyarrow as pa
     from datasets.table import MemoryMappedTable
 
-    from emoalign.outputs import OutputExistsError
+    from emoalign.outputs import OutputExistsError, swap_folder
 
     out_dir = Path(out_dir)
     if out_dir.exists():
@@ -239,10 +239,7 @@ def write_hf(
                 datasets.enable_progress_bars()
         del parts, table
         if out_dir.exists():  # overwrite=True and a DatasetDict (checked above): swap, then drop the old one
-            old = out_dir.parent / f".{out_dir.name}.{run}.old"
-            os.replace(out_dir, old)
-            os.replace(saved, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
+            swap_folder(saved, out_dir, out_dir.parent / f".{out_dir.name}.{run}.old")
         else:
             os.replace(saved, out_dir)
     finally:

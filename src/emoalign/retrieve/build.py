@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from emoalign.data.base import split_music_images
+from emoalign.data.base import drop_duplicate_ids, split_music_images
 from emoalign.data.spec import parse_source_spec
 from emoalign.numeric import unit_rows
 from emoalign.retrieve.match import ADAPTER_DIR
@@ -172,15 +172,9 @@ def _unfinished_build(out: Path) -> bool:
 
 def _unique_ids(records: list, problems: list[str], seen: set[str] | None = None) -> list:
     """The records with ids not seen before; each duplicate is reported (an index holds one item per id)."""
-    seen = set() if seen is None else seen
-    out = []
-    for r in records:
-        if r.id in seen:
-            problems.append(f"{r.path or r.id}: duplicate id {r.id!r} (kept the first item with it)")
-            continue
-        seen.add(r.id)
-        out.append(r)
-    return out
+    kept, dropped = drop_duplicate_ids(records, seen)
+    problems.extend(f"{r.path or r.id}: duplicate id {r.id!r} (kept the first item with it)" for r in dropped)
+    return kept
 
 
 def add_to_index(
